@@ -1,0 +1,3 @@
+"""Admin API routes, mounted at /admin-api/v1/."""
+
+urlpatterns: list = []

@@ -1,0 +1,291 @@
+"""Application API (`/v1/`): events, users, preferences and metric reads.
+
+One APIView per operation: validate input, call one service or selector, shape output.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ..numbers import to_json_number
+from ..selectors.config import tenant_config
+from ..selectors.metrics import event_summary, user_metric, user_metrics
+from ..services.events import EventInput, EventOutcome, event_record
+from ..services.users import (
+    UserInput,
+    get_user,
+    user_create,
+    user_identify,
+    user_preferences_update,
+    user_update,
+)
+from .auth import tenant_of
+from .errors import UNPROCESSABLE
+from .openapi import TENANT_HEADER, array_of, errors, ref
+from .serializers import (
+    EventBodySerializer,
+    PreferencesBodySerializer,
+    UpdatedUserSerializer,
+    UpsertedUserSerializer,
+    preferences_json,
+    user_json,
+)
+
+IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
+EVENT_REQUEST = {
+    "type": "object",
+    "properties": {
+        "user": ref("UpsertedUser"),
+        "value": {"type": "number", "format": "double"},
+        "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
+        "timestamp": {"type": "string", "format": "date-time"},
+    },
+    "required": ["user", "value"],
+}
+
+
+def event_response_json(outcome: EventOutcome) -> dict[str, Any]:
+    """Trophy's `EventResponse`. With no gamification configured the achievement, points
+    and leaderboard parts are empty (later issues fill them)."""
+    body: dict[str, Any] = {
+        "eventId": outcome.event_id,
+        "metricId": str(outcome.metric.id),
+        "total": to_json_number(outcome.total),
+        "achievements": [],
+        "currentStreak": outcome.streak.as_json(),
+        "points": {},
+        "leaderboards": {},
+    }
+    if outcome.idempotency_key is not None:
+        body["idempotencyKey"] = outcome.idempotency_key
+        body["idempotentReplayed"] = outcome.replayed
+    return body
+
+
+class MetricEventView(APIView):
+    @extend_schema(
+        operation_id="metrics_event_create",
+        request=EVENT_REQUEST,
+        parameters=[
+            TENANT_HEADER,
+            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
+        ],
+        responses={201: ref("EventResponse"), 202: ref("EventResponse"), **errors(400, 404, 422)},
+        description="Record a metric event. `timestamp` (ISO 8601 with offset) is an extension.",
+    )
+    def post(self, request: Request, key: str) -> Response:
+        tenant = tenant_of(request)
+        config = tenant_config(tenant)
+        body = EventBodySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        idempotency_key = request.META.get(IDEMPOTENCY_HEADER) or None
+        if idempotency_key is not None and len(idempotency_key) > 255:
+            raise serializers.ValidationError(
+                {
+                    "Idempotency-Key": serializers.ErrorDetail(
+                        "must be at most 255 characters.", code=UNPROCESSABLE
+                    )
+                }
+            )
+        data = body.validated_data
+        outcome = event_record(
+            tenant=tenant,
+            config=config,
+            data=EventInput(
+                metric_key=key,
+                user=data["user"],
+                value=data["value"],
+                attributes=data.get("attributes", {}),
+                timestamp=data.get("timestamp"),
+                idempotency_key=idempotency_key,
+            ),
+            now=timezone.now(),
+        )
+        code = status.HTTP_202_ACCEPTED if outcome.replayed else status.HTTP_201_CREATED
+        return Response(event_response_json(outcome), status=code)
+
+
+class UserCreateView(APIView):
+    @extend_schema(
+        operation_id="users_create",
+        request=UpsertedUserSerializer,
+        parameters=[TENANT_HEADER],
+        responses={201: ref("User"), **errors(400, 404, 422)},
+    )
+    def post(self, request: Request) -> Response:
+        tenant = tenant_of(request)
+        body = UpsertedUserSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = user_create(
+            tenant=tenant, config=tenant_config(tenant), data=body.user_input(), now=timezone.now()
+        )
+        return Response(user_json(user), status=status.HTTP_201_CREATED)
+
+
+class UserDetailView(APIView):
+    @extend_schema(
+        operation_id="users_get",
+        parameters=[TENANT_HEADER],
+        responses={200: ref("User"), **errors(404)},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        return Response(user_json(get_user(tenant=tenant_of(request), external_id=user_id)))
+
+    @extend_schema(
+        operation_id="users_identify",
+        request=UpdatedUserSerializer,
+        parameters=[TENANT_HEADER],
+        responses={200: ref("User"), **errors(400, 404, 422)},
+    )
+    def put(self, request: Request, user_id: str) -> Response:
+        return self._write(request, user_id, user_identify)
+
+    @extend_schema(
+        operation_id="users_update",
+        request=UpdatedUserSerializer,
+        parameters=[TENANT_HEADER],
+        responses={200: ref("User"), **errors(400, 404, 422)},
+    )
+    def patch(self, request: Request, user_id: str) -> Response:
+        return self._write(request, user_id, user_update)
+
+    def _write(self, request: Request, user_id: str, service: Any) -> Response:
+        tenant = tenant_of(request)
+        body = UpdatedUserSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = service(
+            tenant=tenant,
+            config=tenant_config(tenant),
+            data=UserInput(external_id=user_id, changes=body.changes(body.validated_data)),
+            now=timezone.now(),
+        )
+        return Response(user_json(user))
+
+
+class UserPreferencesView(APIView):
+    @extend_schema(
+        operation_id="users_preferences_get",
+        parameters=[TENANT_HEADER],
+        responses={200: ref("UserPreferencesResponse"), **errors(404)},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        return Response(preferences_json(get_user(tenant=tenant_of(request), external_id=user_id)))
+
+    @extend_schema(
+        operation_id="users_preferences_update",
+        request=PreferencesBodySerializer,
+        parameters=[TENANT_HEADER],
+        responses={200: ref("UserPreferencesResponse"), **errors(400, 403, 404, 422)},
+    )
+    def patch(self, request: Request, user_id: str) -> Response:
+        tenant = tenant_of(request)
+        body = PreferencesBodySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        user = user_preferences_update(
+            tenant=tenant,
+            external_id=user_id,
+            notifications=body.validated_data.get("notifications"),
+            streak=body.validated_data.get("streak"),
+            now=timezone.now(),
+        )
+        return Response(preferences_json(user))
+
+
+class UserMetricsView(APIView):
+    @extend_schema(
+        operation_id="users_metrics_list",
+        parameters=[TENANT_HEADER],
+        responses={200: array_of("MetricResponse"), **errors(404)},
+    )
+    def get(self, request: Request, user_id: str) -> Response:
+        return Response(user_metrics(tenant=tenant_of(request), external_id=user_id))
+
+
+class UserMetricView(APIView):
+    @extend_schema(
+        operation_id="users_metrics_get",
+        parameters=[TENANT_HEADER],
+        responses={200: ref("MetricResponse"), **errors(404)},
+    )
+    def get(self, request: Request, user_id: str, key: str) -> Response:
+        return Response(user_metric(tenant=tenant_of(request), external_id=user_id, key=key))
+
+
+class EventSummaryQuerySerializer(serializers.Serializer):
+    aggregation = serializers.ChoiceField(choices=["daily", "weekly", "monthly"])
+    startDate = serializers.DateField(input_formats=["%Y-%m-%d"])
+    endDate = serializers.DateField(input_formats=["%Y-%m-%d"])
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        start, end = attrs["startDate"], attrs["endDate"]
+        if start >= end:
+            raise serializers.ValidationError(
+                {
+                    "startDate": serializers.ErrorDetail(
+                        "must be before endDate.", code=UNPROCESSABLE
+                    )
+                }
+            )
+        if (end - start).days > 400:
+            raise serializers.ValidationError(
+                {
+                    "endDate": serializers.ErrorDetail(
+                        "the range may span at most 400 days.", code=UNPROCESSABLE
+                    )
+                }
+            )
+        return attrs
+
+
+class UserMetricEventSummaryView(APIView):
+    @extend_schema(
+        operation_id="users_metrics_event_summary",
+        parameters=[TENANT_HEADER, EventSummaryQuerySerializer],
+        responses={
+            200: {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "date": {"type": "string", "format": "date"},
+                        "total": {"type": "number"},
+                        "change": {"type": "number"},
+                    },
+                    "required": ["date", "total", "change"],
+                },
+            },
+            **errors(404, 422),
+        },
+    )
+    def get(self, request: Request, user_id: str, key: str) -> Response:
+        tenant = tenant_of(request)
+        query = EventSummaryQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            # Query parameters are always well-formed strings: a bad one is a 422.
+            raise serializers.ValidationError(_as_unprocessable(query.errors))
+        data = query.validated_data
+        return Response(
+            event_summary(
+                tenant=tenant,
+                external_id=user_id,
+                key=key,
+                aggregation=data["aggregation"],
+                start=data["startDate"],
+                end=data["endDate"],
+            )
+        )
+
+
+def _as_unprocessable(errors_: Any) -> Any:
+    if isinstance(errors_, dict):
+        return {k: _as_unprocessable(v) for k, v in errors_.items()}
+    if isinstance(errors_, list):
+        return [_as_unprocessable(v) for v in errors_]
+    return serializers.ErrorDetail(str(errors_), code=UNPROCESSABLE)

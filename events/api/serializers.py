@@ -1,0 +1,207 @@
+"""Input serializers (camelCase on the wire) and output shapers shared by the API views.
+
+Input is strict: a string field takes only JSON strings, a number only JSON numbers.
+Errors name the field; `code="unprocessable"` marks a well-formed but invalid value (422).
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from rest_framework import serializers
+
+from ..models import EndUser
+from ..numbers import MAX_ABS_VALUE, to_decimal
+from ..services.users import NOTIFICATION_TYPES, UserInput
+from .errors import UNPROCESSABLE
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(name: str | None) -> None:
+    if name is not None and name not in _timezones():
+        raise serializers.ValidationError(f"{name!r} is not a valid IANA time zone name.")
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of converting them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class EventValueField(serializers.Field):
+    """A finite JSON number with |value| <= 1e12 (larger: 422; not a number: 400)."""
+
+    default_error_messages = {
+        "invalid": "must be a finite number.",
+        "range": "must be between -1e12 and 1e12.",
+    }
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("invalid")
+        value = to_decimal(data)
+        if abs(value) > MAX_ABS_VALUE:
+            raise serializers.ValidationError(self.error_messages["range"], code=UNPROCESSABLE)
+        return value
+
+    def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
+        return value
+
+
+class StringMapField(serializers.DictField):
+    child = StrictCharField(allow_blank=True, max_length=255)
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if not isinstance(data, dict):
+            self.fail("not_a_dict", input_type=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class UpdatedUserSerializer(serializers.Serializer):
+    """Trophy's `UpdatedUser`: every field optional; only fields present are changed."""
+
+    email = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=320)
+    name = StrictCharField(required=False, allow_null=True, allow_blank=True, max_length=255)
+    tz = StrictCharField(required=False, allow_null=True, validators=[validate_timezone])
+    deviceTokens = serializers.ListField(
+        child=StrictCharField(max_length=1024), required=False, allow_null=True
+    )
+    subscribeToEmails = StrictBooleanField(required=False)
+    # Many of Trophy's examples spell it this way; accepted as an alias.
+    subscribedToEmails = StrictBooleanField(required=False, write_only=True)
+    attributes = StringMapField(required=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError(
+                {"non_field_errors": [f"expected a JSON object, got {type(data).__name__}."]}
+            )
+        return super().to_internal_value(data)
+
+    @staticmethod
+    def changes(validated: dict[str, Any]) -> dict[str, Any]:
+        """Map validated wire fields to model field names (only those present)."""
+        out: dict[str, Any] = {}
+        for wire, field in (
+            ("email", "email"),
+            ("name", "name"),
+            ("tz", "tz"),
+            ("deviceTokens", "device_tokens"),
+            ("subscribedToEmails", "subscribe_to_emails"),
+            ("subscribeToEmails", "subscribe_to_emails"),
+            ("attributes", "attributes"),
+        ):
+            if wire in validated:
+                out[field] = validated[wire]
+        return out
+
+
+class UpsertedUserSerializer(UpdatedUserSerializer):
+    id = StrictCharField(max_length=255, min_length=1)
+
+    def user_input(self) -> UserInput:
+        data = self.validated_data
+        return UserInput(external_id=data["id"], changes=self.changes(data))
+
+
+def parse_user(data: Any, field_name: str = "user") -> UserInput:
+    serializer = UpsertedUserSerializer(data=data)
+    if not serializer.is_valid():
+        raise serializers.ValidationError({field_name: serializer.errors})
+    return serializer.user_input()
+
+
+class EventBodySerializer(serializers.Serializer):
+    user = serializers.JSONField()
+    value = EventValueField()
+    attributes = StringMapField(required=False)
+    # Extension to Trophy (SEMANTICS A2): when the event happened, for backfills.
+    timestamp = serializers.DateTimeField(required=False)
+
+    def validate_user(self, value: Any) -> UserInput:
+        return parse_user(value)
+
+    def validate_timestamp(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise serializers.ValidationError(
+                "must include a UTC offset (e.g. 2026-01-31T09:00:00Z)."
+            )
+        return value
+
+
+class NotificationPreferencesSerializer(serializers.Serializer):
+    def to_internal_value(self, data: Any) -> dict[str, list[str]]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("expected a JSON object.")
+        out: dict[str, list[str]] = {}
+        for key, channels in data.items():
+            if key not in NOTIFICATION_TYPES:
+                raise serializers.ValidationError(
+                    {
+                        key: f"unknown notification type (use one of {', '.join(NOTIFICATION_TYPES)})."
+                    }
+                )
+            if not isinstance(channels, list) or any(c not in ("email", "push") for c in channels):
+                raise serializers.ValidationError({key: "must be a list of 'email' and/or 'push'."})
+            out[key] = list(dict.fromkeys(channels))
+        return out
+
+
+class StreakPreferencesSerializer(serializers.Serializer):
+    enabled = StrictBooleanField(required=False)
+    evaluationMode = serializers.ChoiceField(choices=["OR", "AND", "ALL"], required=False)
+    metrics = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+class PreferencesBodySerializer(serializers.Serializer):
+    notifications = NotificationPreferencesSerializer(required=False)
+    streak = StreakPreferencesSerializer(required=False)
+
+
+def user_json(user: EndUser) -> dict[str, Any]:
+    """Trophy's `User` object."""
+    return {
+        "id": user.external_id,
+        "email": user.email,
+        "name": user.name,
+        "tz": user.tz,
+        "deviceTokens": user.device_tokens,
+        "subscribeToEmails": user.subscribe_to_emails,
+        "attributes": user.attributes or {},
+        "control": user.control,
+        "created": iso(user.created),
+        "updated": iso(user.updated),
+    }
+
+
+def preferences_json(user: EndUser) -> dict[str, Any]:
+    return {
+        "notifications": dict(user.notification_preferences or {}),
+        "streak": {"enabled": user.streak_enabled},
+    }
+
+
+def iso(moment: datetime) -> str:
+    text = moment.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -1,0 +1,97 @@
+"""State derived from the event log. Everything here can be rebuilt with `replay`.
+
+Rows are only ever changed with atomic upserts (INSERT ... ON CONFLICT DO UPDATE SET
+x = x + excluded.x), so concurrent events for one user never lose an increment.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .config import Metric
+from .log import DECIMAL_PLACES, TOTAL_DIGITS
+from .tenancy import Tenant
+from .users import EndUser
+
+
+class MetricTotal(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="totals")
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
+    event_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user", "metric"], name="metric_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.metric_id}: {self.total}"
+
+
+class DailyRollup(models.Model):
+    """Sum and count of one user's events of one metric on one local date."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    local_date = models.DateField()
+    total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
+    event_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "user", "metric", "local_date"], name="daily_rollup_unique"
+            )
+        ]
+        indexes = [
+            # the streak walk and Wrapped read one user's days, newest first
+            models.Index(fields=["tenant", "user", "local_date"], name="rollup_user_date_idx"),
+            # population statistics read one metric's users for a period
+            models.Index(fields=["tenant", "metric", "local_date"], name="rollup_metric_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.metric_id} {self.local_date}: {self.total}"
+
+
+class DailyAttributeRollup(models.Model):
+    """Like DailyRollup, for the events carrying one event-attribute value."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    local_date = models.DateField()
+    attribute_key = models.CharField(max_length=255)
+    attribute_value = models.CharField(max_length=255)
+    total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
+    event_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "tenant",
+                    "user",
+                    "metric",
+                    "local_date",
+                    "attribute_key",
+                    "attribute_value",
+                ],
+                name="daily_attribute_rollup_unique",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["tenant", "metric", "attribute_key", "local_date"],
+                name="attr_rollup_metric_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.user_id}/{self.metric_id} {self.local_date} "
+            f"{self.attribute_key}={self.attribute_value}: {self.total}"
+        )

@@ -1,0 +1,38 @@
+"""End users: the integrator's own users, identified by the integrator's string id."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .tenancy import Tenant
+
+
+class EndUser(models.Model):
+    # A bigint surrogate key keeps the event and rollup tables narrow; the integrator's
+    # id (`external_id`, Trophy's `id`) is unique per tenant.
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
+    external_id = models.CharField("user id", max_length=255)
+    email = models.CharField(max_length=320, null=True, blank=True)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    tz = models.CharField("time zone", max_length=64, null=True, blank=True)
+    device_tokens = models.JSONField(null=True, blank=True)
+    subscribe_to_emails = models.BooleanField(default=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    control = models.BooleanField(default=False)
+    # {"achievement_completed": ["email"], ...}; a key absent means "never set".
+    notification_preferences = models.JSONField(default=dict, blank=True)
+    streak_enabled = models.BooleanField(default=True)
+    created = models.DateTimeField()
+    updated = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "end user"
+        ordering = ["created", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "external_id"], name="user_id_unique")
+        ]
+        indexes = [models.Index(fields=["tenant", "email"], name="user_email_idx")]
+
+    def __str__(self) -> str:
+        return self.external_id

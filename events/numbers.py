@@ -1,0 +1,29 @@
+"""Numbers on the wire: values arrive as JSON numbers, are stored as Decimal, and whole
+numbers go out as integers (750, not 750.0), per SEMANTICS A2."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+
+MAX_ABS_VALUE = Decimal("1e12")
+QUANTUM = Decimal("0.000001")
+
+
+def to_decimal(value: int | float | Decimal) -> Decimal:
+    if isinstance(value, Decimal):
+        return value.quantize(QUANTUM)
+    return Decimal(repr(value) if isinstance(value, float) else value).quantize(QUANTUM)
+
+
+def to_json_number(value: Decimal | int | float | None) -> int | float:
+    if value is None:
+        return 0
+    if isinstance(value, float):
+        if math.isfinite(value) and value == int(value):
+            return int(value)
+        return value
+    dec = Decimal(value)
+    if dec == dec.to_integral_value():
+        return int(dec)
+    return float(dec)

@@ -1,0 +1,133 @@
+"""Recording metric events: the hot path.
+
+One transaction per event, a fixed number of queries (pinned by
+tests/events/test_event_queries.py):
+
+1. read the user (plus one insert when the user is new, one locked update when the
+   event changes the user's fields);
+2. insert the event, skipping it when its idempotency key was seen (then it is a replay);
+3. add the value to the user's metric total (atomic upsert, returns the new total);
+4. add it to the day's rollup, and to each event attribute's rollup (one statement);
+5. read the user's active days for the streak.
+
+Totals and rollups are sums, which commute: an event that arrives late (back-dated
+`timestamp`) gives the same derived state as in-order arrival without a replay. When
+streak, achievement and points state arrive (later issues), late events are applied by
+replaying that user (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+
+from ..exceptions import BadRequest, Unprocessable
+from ..models import EndUser, Event, Metric, MetricTotal, Tenant
+from ..selectors.config import TenantConfig
+from ..selectors.streaks import StreakState, current_streak
+from .derived import apply_contributions
+from .sql import insert_ignoring_conflict
+from .users import UserInput, invalid_attribute_keys_message, user_get_or_create
+
+MAX_FUTURE = timedelta(minutes=5)
+IDEMPOTENCY_CONFLICT = (
+    "(tenant_id, user_id, metric_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
+)
+
+
+@dataclass(frozen=True)
+class EventInput:
+    metric_key: str
+    user: UserInput
+    value: Decimal
+    attributes: dict[str, str]
+    timestamp: datetime | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    event_id: str
+    metric: Metric
+    user: EndUser
+    total: Decimal
+    streak: StreakState
+    replayed: bool
+    idempotency_key: str | None
+
+
+def validate_event(*, config: TenantConfig, data: EventInput, now: datetime) -> Metric:
+    """Checks that need the tenant's configuration; returns the metric. Raises before any
+    write, so a rejected event changes nothing."""
+    metric = config.metric(data.metric_key)
+    unknown = [k for k in data.attributes if k not in config.event_attribute_keys]
+    if unknown:
+        raise BadRequest(invalid_attribute_keys_message(unknown))
+    if data.timestamp is not None and data.timestamp > now + MAX_FUTURE:
+        raise Unprocessable("timestamp: must not be more than 5 minutes in the future.")
+    return metric
+
+
+def event_record(
+    *, tenant: Tenant, config: TenantConfig, data: EventInput, now: datetime
+) -> EventOutcome:
+    """Record one event and return the state the response reports. A repeated
+    idempotency key changes nothing and returns the current state (`replayed`)."""
+    metric = validate_event(config=config, data=data, now=now)
+    with transaction.atomic():
+        user, _created = user_get_or_create(tenant=tenant, config=config, data=data.user, now=now)
+        timestamp = data.timestamp or now
+        local_date = timestamp.astimezone(ZoneInfo(user.tz or tenant.default_timezone)).date()
+        event = Event(
+            tenant=tenant,
+            user=user,
+            metric=metric,
+            value=data.value,
+            attributes=data.attributes,
+            timestamp=timestamp,
+            local_date=local_date,
+            received_at=now,
+            idempotency_key=data.idempotency_key,
+        )
+        inserted = insert_ignoring_conflict(event, conflict=IDEMPOTENCY_CONFLICT)
+        if inserted is None:
+            return _replay_outcome(tenant, user, metric, data.idempotency_key, now)
+        new_totals = apply_contributions(
+            tenant.id, [(user.pk, metric.pk, local_date, data.value, data.attributes)]
+        )
+        streak = current_streak(tenant=tenant, user=user, now=now, event_day=local_date)
+    return EventOutcome(
+        event_id=str(event.id),
+        metric=metric,
+        user=user,
+        total=new_totals[(user.pk, metric.pk)],
+        streak=streak,
+        replayed=False,
+        idempotency_key=data.idempotency_key,
+    )
+
+
+def _replay_outcome(
+    tenant: Tenant, user: EndUser, metric: Metric, key: str | None, now: datetime
+) -> EventOutcome:
+    original = Event.objects.filter(
+        tenant=tenant, user=user, metric=metric, idempotency_key=key
+    ).values_list("id", flat=True)
+    total = (
+        MetricTotal.objects.filter(tenant=tenant, user=user, metric=metric)
+        .values_list("total", flat=True)
+        .first()
+    )
+    return EventOutcome(
+        event_id=str(original.get()),
+        metric=metric,
+        user=user,
+        total=total if total is not None else Decimal(0),
+        streak=current_streak(tenant=tenant, user=user, now=now),
+        replayed=True,
+        idempotency_key=key,
+    )

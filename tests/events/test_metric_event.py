@@ -1,0 +1,216 @@
+"""POST /v1/metrics/{key}/event"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from events.models import DailyAttributeRollup, DailyRollup, EndUser, Event, MetricTotal
+from tests.factories import AttributeFactory
+
+URL = "/v1/metrics/{}/event"
+
+
+def post(client, key="words", body=None, **headers):
+    return client.post(URL.format(key), body, format="json", **headers)
+
+
+def test_first_event_creates_user_event_total_and_rollup(api, owner, words):
+    response = post(api, body={"user": {"id": "u1", "name": "Ann"}, "value": 750})
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["total"] == 750 and isinstance(body["total"], int)
+    assert body["metricId"] == str(words.id)
+    assert body["achievements"] == [] and body["points"] == {} and body["leaderboards"] == {}
+    assert "idempotencyKey" not in body and "idempotentReplayed" not in body
+    event = Event.objects.get()
+    assert str(event.id) == body["eventId"] and event.value == Decimal(750)
+    user = EndUser.objects.get(tenant=owner.tenant, external_id="u1")
+    assert user.name == "Ann"
+    assert MetricTotal.objects.get(user=user, metric=words).total == 750
+    rollup = DailyRollup.objects.get(user=user, metric=words)
+    assert (rollup.total, rollup.event_count, rollup.local_date) == (750, 1, event.local_date)
+
+
+def test_values_add_up_including_negative_and_fractional(api, words):
+    for value in (10, -2.5, 0.25):
+        response = post(api, body={"user": {"id": "u1"}, "value": value})
+        assert response.status_code == 201
+    assert response.json()["total"] == 7.75
+    assert MetricTotal.objects.get().event_count == 3
+
+
+@time_machine.travel(datetime(2026, 3, 10, 23, 30, tzinfo=UTC), tick=False)
+def test_local_date_uses_the_users_timezone(api, words):
+    post(api, body={"user": {"id": "tokyo", "tz": "Asia/Tokyo"}, "value": 1})
+    post(api, body={"user": {"id": "utc"}, "value": 1})
+
+    assert Event.objects.get(user__external_id="tokyo").local_date.isoformat() == "2026-03-11"
+    assert Event.objects.get(user__external_id="utc").local_date.isoformat() == "2026-03-10"
+
+
+@time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False)
+def test_default_daily_streak_counts_consecutive_active_days(api, words):
+    for day in (7, 8, 9):
+        ts = datetime(2026, 3, day, 12, tzinfo=UTC).isoformat()
+        post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": ts})
+
+    first_today = post(api, body={"user": {"id": "u1"}, "value": 1}).json()["currentStreak"]
+    second_today = post(api, body={"user": {"id": "u1"}, "value": 1}).json()["currentStreak"]
+
+    assert first_today == {
+        "length": 4,
+        "frequency": "daily",
+        "started": "2026-03-07",
+        "periodStart": "2026-03-10",
+        "periodEnd": "2026-03-10",
+        "expires": "2026-03-11",
+        "extended": True,
+    }
+    assert second_today["length"] == 4 and second_today["extended"] is False
+
+
+@time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False)
+def test_streak_not_extended_today_expires_tonight_and_breaks_after_a_gap(api, words):
+    ts = datetime(2026, 3, 9, 12, tzinfo=UTC).isoformat()
+    yesterday = post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": ts}).json()
+    assert yesterday["currentStreak"]["length"] == 1
+    assert yesterday["currentStreak"]["expires"] == "2026-03-10"
+    assert yesterday["currentStreak"]["extended"] is True
+
+    old = datetime(2026, 3, 1, 12, tzinfo=UTC).isoformat()
+    gap = post(api, body={"user": {"id": "u2"}, "value": 1, "timestamp": old}).json()
+    assert gap["currentStreak"]["length"] == 0
+    assert gap["currentStreak"]["started"] is None and gap["currentStreak"]["expires"] is None
+    assert gap["currentStreak"]["extended"] is False
+
+
+def test_idempotent_replay_returns_202_and_changes_nothing(api, words):
+    first = post(api, body={"user": {"id": "u1"}, "value": 5}, HTTP_IDEMPOTENCY_KEY="k1")
+    replay = post(api, body={"user": {"id": "u1"}, "value": 99}, HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert first.status_code == 201 and replay.status_code == 202
+    assert first.json()["idempotentReplayed"] is False
+    body = replay.json()
+    assert body["idempotentReplayed"] is True and body["idempotencyKey"] == "k1"
+    assert body["eventId"] == first.json()["eventId"]
+    assert body["total"] == 5 and body["currentStreak"]["extended"] is False
+    assert Event.objects.count() == 1 and MetricTotal.objects.get().total == 5
+
+
+def test_idempotency_key_is_scoped_to_user_and_metric(api, owner, words):
+    from tests.factories import MetricFactory
+
+    MetricFactory(tenant=owner.tenant, key="lessons")
+    assert (
+        post(api, body={"user": {"id": "u1"}, "value": 1}, HTTP_IDEMPOTENCY_KEY="k").status_code
+        == 201
+    )
+    assert (
+        post(api, body={"user": {"id": "u2"}, "value": 1}, HTTP_IDEMPOTENCY_KEY="k").status_code
+        == 201
+    )
+    assert (
+        post(
+            api, "lessons", {"user": {"id": "u1"}, "value": 1}, HTTP_IDEMPOTENCY_KEY="k"
+        ).status_code
+        == 201
+    )
+    assert Event.objects.count() == 3
+
+
+def test_event_attributes_are_rolled_up_per_value(api, owner, words):
+    AttributeFactory(tenant=owner.tenant, key="source", type="event")
+    post(api, body={"user": {"id": "u1"}, "value": 3, "attributes": {"source": "mobile"}})
+    post(api, body={"user": {"id": "u1"}, "value": 4, "attributes": {"source": "mobile"}})
+    post(api, body={"user": {"id": "u1"}, "value": 5, "attributes": {"source": "web"}})
+
+    rows = {
+        r.attribute_value: (r.total, r.event_count)
+        for r in DailyAttributeRollup.objects.filter(attribute_key="source")
+    }
+    assert rows == {"mobile": (7, 2), "web": (5, 1)}
+
+
+def test_event_updates_supplied_user_fields_only(api, owner, words):
+    AttributeFactory(tenant=owner.tenant, key="plan", type="user")
+    post(
+        api, body={"user": {"id": "u1", "name": "Ann", "attributes": {"plan": "free"}}, "value": 1}
+    )
+    post(api, body={"user": {"id": "u1", "tz": "Europe/Paris"}, "value": 1})
+
+    user = EndUser.objects.get(external_id="u1")
+    assert (user.name, user.tz, user.attributes) == ("Ann", "Europe/Paris", {"plan": "free"})
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        ({"user": {"id": "u1"}, "value": "5"}, 400, "value"),
+        ({"user": {"id": "u1"}, "value": True}, 400, "value"),
+        ({"user": {"id": "u1"}}, 400, "value"),
+        ({"value": 1}, 400, "user"),
+        ({"user": {"id": 5}, "value": 1}, 400, "user.id"),
+        ({"user": {"id": "u1", "tz": "Mars/Base"}, "value": 1}, 400, "user.tz"),
+        ({"user": {"id": "u1"}, "value": 1e13}, 422, "value"),
+        (
+            {"user": {"id": "u1"}, "value": 1, "attributes": {"nope": "x"}},
+            400,
+            "Invalid attribute keys: nope",
+        ),
+        (
+            {"user": {"id": "u1", "attributes": {"nope": "x"}}, "value": 1},
+            400,
+            "Invalid attribute keys",
+        ),
+        ({"user": {"id": "u1"}, "value": 1, "timestamp": "yesterday"}, 400, "timestamp"),
+        ({"user": {"id": "u1", "subscribeToEmails": True}, "value": 1}, 400, "subscribeToEmails"),
+        ([1, 2], 400, ""),
+    ],
+)
+def test_bad_input_is_rejected_with_a_clear_error_and_changes_nothing(
+    api, words, body, status, fragment
+):
+    response = post(api, body=body)
+
+    assert response.status_code == status, response.json()
+    assert fragment in response.json()["error"]
+    assert Event.objects.count() == 0 and EndUser.objects.count() == 0
+
+
+def test_malformed_json_and_nan_are_400(api, words):
+    for raw in ('{"user": {"id": "u1"}, "value": NaN}', '{"user": '):
+        response = api.post(URL.format("words"), raw, content_type="application/json")
+        assert response.status_code == 400
+        assert "error" in response.json()
+    assert Event.objects.count() == 0
+
+
+def test_timestamp_more_than_five_minutes_ahead_is_422(api, words):
+    future = (datetime.now(UTC) + timedelta(minutes=6)).isoformat()
+    response = post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": future})
+    assert response.status_code == 422 and "timestamp" in response.json()["error"]
+    assert Event.objects.count() == 0
+
+
+def test_unknown_metric_is_404(api, words):
+    response = post(api, "nope", {"user": {"id": "u1"}, "value": 1})
+    assert response.status_code == 404 and "nope" in response.json()["error"]
+
+
+def test_another_tenants_metric_is_404(outsider, words):
+    response = post(outsider.client(), body={"user": {"id": "u1"}, "value": 1})
+    assert response.status_code == 404
+    assert Event.objects.count() == 0
+
+
+def test_missing_or_invalid_key_is_401(client, words):
+    assert client.post(URL.format("words"), {}, content_type="application/json").status_code == 401
+    response = client.post(
+        URL.format("words"), {}, content_type="application/json", HTTP_X_API_KEY="abcdefgh.nope"
+    )
+    assert response.status_code == 401 and response.json() == {"error": "Invalid API key."}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WrappedConfig(AppConfig):
+    name = "wrapped"
+    verbose_name = "Wrapped (year in review)"
