@@ -1,0 +1,203 @@
+"""Queries per `POST /v1/metrics/{key}/event`: the hot path's cost, pinned.
+
+Every case first sends one warm-up event with the same client, so the per-process tenant
+configuration cache is warm and the API key's `last_used` was just written (it is written
+at most once per API_KEY_LAST_USED_RESOLUTION_SECONDS, so a steady stream of requests
+never pays for it). The counts below are what a warm server process makes per request.
+
+Repeat user, no user changes, no event attributes: 6 queries.
+  1. SELECT api key JOIN organization JOIN default tenant (auth: proves the key, and
+     brings the tenant with its config_version, so the config cache costs nothing);
+  2. SELECT the end user by (tenant, external id) (its id, timezone for the event's local
+     date, and its fields to tell whether the event changes them);
+  3. INSERT the event ... ON CONFLICT (idempotency key) DO NOTHING RETURNING id (the
+     log; also the idempotency check, in the same statement);
+  4. INSERT ... ON CONFLICT DO UPDATE on the metric total, RETURNING the new total (the
+     response's `total`, atomically, without a read-modify-write race);
+  5. the same upsert on the day's rollup (events and sums per user, metric, local day:
+     summaries, streaks and Wrapped read these instead of the log);
+  6. SELECT the user's active days from the rollups, newest first, one page of 120 (the
+     response's `currentStreak`, and whether this event extended it).
+New user: 7, one more: INSERT the user ... ON CONFLICT (tenant, external id) DO NOTHING
+  (query 2 found nothing; a concurrent creator makes the insert a no-op and we re-read).
+Two event attributes: 7, one more: one upsert writing both attributes' daily rollups
+  (per-attribute-value breakdowns; one statement however many attributes).
+User whose fields change: 8, two more: SELECT the user FOR UPDATE (attributes are merged,
+  so two concurrent changes to different keys must not overwrite each other) and UPDATE
+  only the changed columns. Unchanged fields (the common case) take no lock and no write.
+Idempotent replay: 6: auth, user, the INSERT that conflicts (inserts nothing), SELECT
+  the current total, SELECT the original event's id, and the streak read; nothing is
+  written.
+Tenant-ID header: 7, one more: SELECT the tenant by (organization, customer id).
+
+Django logs the service's `transaction.atomic()` here as SAVEPOINT / RELEASE SAVEPOINT,
+because each test runs inside a transaction; in production it is BEGIN / COMMIT, which
+Django does not route through its cursor. They are counted (TRANSACTION) but listed apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from events.models import DailyAttributeRollup, EndUser, Event, Metric, MetricTotal, Tenant
+from tests.factories import AttributeFactory
+
+URL = "/v1/metrics/words/event"
+# SAVEPOINT and RELEASE SAVEPOINT around the service's transaction (see module docstring).
+TRANSACTION = 2
+
+AUTH = "SELECT events_apikey"
+USER = "SELECT events_enduser"
+INSERT_EVENT = "INSERT events_event"
+TOTAL = "INSERT events_metrictotal"
+DAILY = "INSERT events_dailyrollup"
+STREAK = "SELECT events_dailyrollup"
+
+
+def _label(sql: str) -> str | None:
+    """'SELECT events_enduser' for a statement; None for transaction control."""
+    text = sql.strip()
+    verb = text.split(None, 1)[0].upper()
+    if verb in {"SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"}:
+        return None
+    pattern = {
+        "SELECT": r"\bFROM\s+\"?(\w+)\"?",
+        "INSERT": r"^INSERT\s+INTO\s+\"?(\w+)\"?",
+        "UPDATE": r"^UPDATE\s+\"?(\w+)\"?",
+    }[verb]
+    match = re.search(pattern, text, re.IGNORECASE)
+    assert match, text
+    suffix = " FOR UPDATE" if re.search(r"\bFOR UPDATE\b", text) else ""
+    return f"{verb} {match.group(1)}{suffix}"
+
+
+@pytest.fixture
+def queries(django_assert_num_queries: Any) -> Any:
+    """`with queries([...]):` asserts the exact number of queries (the statements listed
+    plus TRANSACTION) and that they are these statements, in this order."""
+
+    @contextmanager
+    def expect(statements: list[str]) -> Iterator[None]:
+        with django_assert_num_queries(len(statements) + TRANSACTION) as captured:
+            yield
+        labels = [_label(q["sql"]) for q in captured.captured_queries]
+        assert [label for label in labels if label is not None] == statements
+
+    return expect
+
+
+def post(client: Any, body: dict[str, Any], **headers: str) -> Any:
+    return client.post(URL, body, format="json", **headers)
+
+
+@pytest.fixture
+def warm(api, words):
+    """The owner's client after one event from user "u1" (warm config cache, fresh
+    `last_used`), so each case measures what a running server pays per request."""
+    assert post(api, {"user": {"id": "u1", "name": "Ann"}, "value": 1}).status_code == 201
+    return api
+
+
+def test_repeat_user_without_attributes_costs_six_queries(warm, queries):
+    with queries([AUTH, USER, INSERT_EVENT, TOTAL, DAILY, STREAK]):
+        response = post(warm, {"user": {"id": "u1"}, "value": 2})
+
+    assert response.status_code == 201
+    assert response.json()["total"] == 3
+    assert Event.objects.count() == 2
+
+
+def test_repeat_user_sending_unchanged_fields_costs_six_queries(warm, queries):
+    with queries([AUTH, USER, INSERT_EVENT, TOTAL, DAILY, STREAK]):
+        response = post(warm, {"user": {"id": "u1", "name": "Ann"}, "value": 2})
+
+    assert response.status_code == 201
+
+
+def test_new_user_costs_one_insert_more(warm, queries):
+    with queries([AUTH, USER, "INSERT events_enduser", INSERT_EVENT, TOTAL, DAILY, STREAK]):
+        response = post(warm, {"user": {"id": "u2", "email": "b@example.com"}, "value": 5})
+
+    assert response.status_code == 201
+    assert response.json()["total"] == 5
+    assert EndUser.objects.get(external_id="u2").email == "b@example.com"
+
+
+def test_two_event_attributes_cost_one_upsert_more(warm, owner, queries):
+    AttributeFactory(tenant=owner.tenant, key="device", type="event")
+    AttributeFactory(tenant=owner.tenant, key="plan", type="event")
+    owner.tenant.bump_config_version()
+    # The version changed: the first request after it reloads the config (2 queries).
+    post(warm, {"user": {"id": "u1"}, "value": 1})
+    attributes = {"device": "ios", "plan": "pro"}
+
+    with queries(
+        [AUTH, USER, INSERT_EVENT, TOTAL, DAILY, "INSERT events_dailyattributerollup", STREAK]
+    ):
+        response = post(warm, {"user": {"id": "u1"}, "value": 2, "attributes": attributes})
+
+    assert response.status_code == 201
+    assert DailyAttributeRollup.objects.filter(total=2).count() == 2
+
+
+def test_user_whose_fields_change_costs_a_locked_read_and_an_update(warm, queries):
+    with queries(
+        [
+            AUTH,
+            USER,
+            "SELECT events_enduser FOR UPDATE"
+            if connection.features.has_select_for_update
+            else "SELECT events_enduser",
+            "UPDATE events_enduser",
+            INSERT_EVENT,
+            TOTAL,
+            DAILY,
+            STREAK,
+        ]
+    ):
+        response = post(warm, {"user": {"id": "u1", "name": "Ann B."}, "value": 2})
+
+    assert response.status_code == 201
+    assert EndUser.objects.get(external_id="u1").name == "Ann B."
+
+
+def test_idempotent_replay_writes_nothing_and_costs_six_queries(warm, queries):
+    first = post(warm, {"user": {"id": "u1"}, "value": 2}, HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == 201
+
+    with queries(
+        [
+            AUTH,
+            USER,
+            INSERT_EVENT,
+            "SELECT events_metrictotal",
+            "SELECT events_event",
+            STREAK,
+        ]
+    ):
+        replay = post(warm, {"user": {"id": "u1"}, "value": 2}, HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert replay.status_code == 202
+    assert replay.json()["eventId"] == first.json()["eventId"]
+    assert replay.json()["total"] == 3
+    assert MetricTotal.objects.get().event_count == 2
+
+
+def test_tenant_id_header_costs_one_tenant_read_more(warm, owner, queries):
+    other = Tenant.objects.create(organization=owner.organization, customer_id="eu", name="EU")
+    Metric.objects.create(tenant=other, key="words", name="Words written")
+    client = owner.client(tenant_id="eu")
+    post(client, {"user": {"id": "u1"}, "value": 1})  # warm this tenant's config
+
+    with queries([AUTH, "SELECT events_tenant", USER, INSERT_EVENT, TOTAL, DAILY, STREAK]):
+        response = post(client, {"user": {"id": "u1"}, "value": 2})
+
+    assert response.status_code == 201
+    assert response.json()["total"] == 3
+    assert Event.objects.filter(tenant=other).count() == 2
