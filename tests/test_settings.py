@@ -1,0 +1,66 @@
+"""Start-up fails loudly, naming the variable, when a setting is missing or malformed."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trophy_site.settings import database_from_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "trophy_site.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SECRET_KEY"),
+        ({"SECRET_KEY": "x", "DEBUG": "maybe"}, "DEBUG"),
+        ({"SECRET_KEY": "x", "DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
+        (
+            {"SECRET_KEY": "x", "DATABASE_CONN_MAX_AGE": "soon", "DATABASE_URL": "postgres://h/db"},
+            "DATABASE_CONN_MAX_AGE",
+        ),
+    ],
+)
+def test_bad_or_missing_setting_stops_start_up_naming_it(env, named):
+    result = start(**env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr and named in result.stderr
+
+
+def test_debug_runs_without_a_secret_key():
+    assert start(DEBUG="1").returncode == 0
+
+
+def test_database_url_forms():
+    pg = database_from_url("postgres://app:s%40cret@db.internal:6432/trophy?sslmode=require")
+    assert pg["ENGINE"] == "django.db.backends.postgresql"
+    assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
+        "trophy",
+        "app",
+        "s@cret",
+        "db.internal",
+        "6432",
+    )
+    assert pg["OPTIONS"] == {"sslmode": "require"}
+    sqlite = database_from_url("sqlite:///var/test.sqlite3")
+    assert sqlite["ENGINE"] == "django.db.backends.sqlite3"
+    assert str(sqlite["NAME"]).endswith("var/test.sqlite3")
