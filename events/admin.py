@@ -1,0 +1,521 @@
+"""The Django admin: how operators look into (and, where safe, change) every model.
+
+Built for debugging: every list is searchable by the ids an integrator would quote (user
+id, email, idempotency key, key prefix), filtered by tenant, and loads related rows in
+the same query. Writes that carry a rule go through the same services as the API:
+organizations get their default tenant from `organization_create`, keys come from
+`api_key_create` (the secret is shown once and never stored, not even in a message
+cookie), and configuration edits bump the tenant's config version. The event log and
+derived state are read-only: the log is append-only and the rest is rebuilt by `replay`.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from .models import (
+    ApiKey,
+    Attribute,
+    DailyAttributeRollup,
+    DailyRollup,
+    EndUser,
+    Event,
+    EventBatch,
+    Metric,
+    MetricTotal,
+    Organization,
+    Tenant,
+)
+from .services.config_admin import config_item_save, config_items_archive
+from .services.organizations import api_key_create, organization_create
+
+# --- shared pieces -------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _validate_timezone(name: str) -> str:
+    if name not in _timezones():
+        raise forms.ValidationError(f"{name!r} is not a valid IANA time zone name.")
+    return name
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Viewable, never writable: the event log is append-only and derived rows are rebuilt
+    from it (`manage.py replay`), so an edit here would only create a disagreement."""
+
+    # Large tables: skip the unfiltered COUNT(*) the changelist would run on every page.
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+def _events_link(params: str, label: str) -> str:
+    url = reverse("admin:events_event_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, params, label)
+
+
+def _render_new_secrets(
+    request: HttpRequest, *, title: str, created: list[tuple[ApiKey, str]]
+) -> HttpResponse:
+    """The one place a key's secret is shown: rendered into this response only (admin
+    views are never cached), so it never reaches the session, a cookie or a log."""
+    context = {
+        **admin.site.each_context(request),
+        "title": title,
+        "created": created,
+        "opts": Organization._meta,
+        "api_docs_url": "/api/docs/",
+    }
+    return TemplateResponse(request, "admin/events/api_key_created.html", context)
+
+
+# --- organizations and API keys ------------------------------------------------------
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("prefix", "name", "created", "last_used", "revoked_at")
+    readonly_fields = ("prefix", "created", "last_used", "revoked_at")
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # keys come only from "Create API key", which shows the secret once
+
+
+class OrganizationAddForm(forms.ModelForm):
+    default_timezone = forms.CharField(
+        initial="UTC", help_text="IANA name, for the default tenant (e.g. Europe/Berlin)."
+    )
+
+    class Meta:
+        model = Organization
+        fields = ("name",)
+
+    def clean_default_timezone(self) -> str:
+        return _validate_timezone(self.cleaned_data["default_timezone"])
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(required=False, max_length=255, help_text="What the key is for.")
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ("name", "id", "default_tenant", "created")
+    list_select_related = ("default_tenant",)
+    search_fields = ("name", "=id")
+    readonly_fields = ("id", "created", "default_tenant", "tenants_link")
+    fields = ("name", "id", "default_tenant", "tenants_link", "created")
+    inlines = [ApiKeyInline]
+    actions = ["create_api_key"]
+    change_form_template = "admin/events/organization/change_form.html"
+
+    @admin.display(description="tenants")
+    def tenants_link(self, obj: Organization) -> str:
+        url = reverse("admin:events_tenant_changelist")
+        return format_html(
+            '<a href="{}?organization__id__exact={}">{} tenant(s)</a>',
+            url,
+            obj.pk,
+            obj.tenants.count(),
+        )
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        if obj is None:
+            kwargs["form"] = OrganizationAddForm
+            kwargs["fields"] = ("name", "default_timezone")
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        return ("name", "default_timezone") if obj is None else self.fields
+
+    def get_inlines(self, request: HttpRequest, obj: Any):
+        return self.inlines if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        # The service owns the rule "an organization has a default tenant and a key".
+        organization, secret = organization_create(
+            name=form.cleaned_data["name"],
+            default_timezone=form.cleaned_data["default_timezone"],
+            key_name="created in admin",
+        )
+        obj.pk = organization.pk
+        obj.created = organization.created
+        obj.default_tenant = organization.default_tenant
+        obj._state.adding = False
+        key = organization.keys.get()
+        request._new_api_keys = [(key, secret)]  # type: ignore[attr-defined]
+
+    def response_add(
+        self, request: HttpRequest, obj: Organization, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        created = getattr(request, "_new_api_keys", None)
+        if created:
+            return _render_new_secrets(
+                request, title=f"Organization {obj.name!r} created", created=created
+            )
+        return super().response_add(request, obj, post_url_continue)
+
+    def get_urls(self) -> list:
+        urls = [
+            path(
+                "<uuid:object_id>/create-api-key/",
+                self.admin_site.admin_view(self.create_api_key_view),
+                name="events_organization_create_api_key",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def create_api_key_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        organization = get_object_or_404(Organization, pk=object_id)
+        if not self.has_change_permission(request, organization):
+            return HttpResponse(status=403)
+        form = ApiKeyCreateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            key, secret = api_key_create(organization=organization, name=form.cleaned_data["name"])
+            self.log_change(request, organization, f"Created API key {key.prefix}.")
+            return _render_new_secrets(
+                request, title=f"API key created for {organization.name}", created=[(key, secret)]
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Create an API key for {organization.name}",
+            "opts": self.opts,
+            "original": organization,
+            "form": form,
+        }
+        return TemplateResponse(request, "admin/events/organization/create_api_key.html", context)
+
+    @admin.action(description="Create API key (the secret is shown once)")
+    def create_api_key(self, request: HttpRequest, queryset: QuerySet[Organization]) -> Any:
+        created = [
+            api_key_create(organization=organization, name="created in admin")
+            for organization in queryset
+        ]
+        return _render_new_secrets(request, title="API keys created", created=created)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "organization", "name", "created", "last_used", "revoked")
+    list_select_related = ("organization",)
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "organization")
+    search_fields = ("=prefix", "name", "organization__name")
+    # body_hash is deliberately absent: nothing on screen helps guess a key.
+    fields = ("organization", "name", "prefix", "created", "last_used", "revoked_at")
+    readonly_fields = ("organization", "prefix", "created", "last_used", "revoked_at")
+    actions = ["revoke", "reactivate"]
+
+    @admin.display(boolean=True, description="revoked", ordering="revoked_at")
+    def revoked(self, obj: ApiKey) -> bool:
+        return obj.revoked_at is not None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # only through Organization → "Create API key"
+
+    # Authentication reads revoked_at on every request, so both take effect at once.
+    @admin.action(description="Revoke selected keys (requests with them get 401)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).", messages.SUCCESS)
+
+    @admin.action(description="Reactivate selected keys")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        count = queryset.filter(revoked_at__isnull=False).update(revoked_at=None)
+        self.message_user(request, f"Reactivated {count} key(s).", messages.SUCCESS)
+
+
+# --- tenants and configuration -------------------------------------------------------
+
+
+class TenantForm(forms.ModelForm):
+    class Meta:
+        model = Tenant
+        fields = ("organization", "customer_id", "name", "status", "default_timezone")
+
+    def clean_default_timezone(self) -> str:
+        return _validate_timezone(self.cleaned_data["default_timezone"])
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    form = TenantForm
+    list_display = (
+        "name",
+        "customer_id",
+        "organization",
+        "status",
+        "default_timezone",
+        "config_version",
+        "created",
+    )
+    list_select_related = ("organization",)
+    list_filter = ("status", "organization")
+    search_fields = ("customer_id", "name", "=id")
+    readonly_fields = ("id", "config_version", "created", "updated", "data_links")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        # Tenancy of existing data never moves between organizations.
+        extra = ("organization",) if obj is not None else ()
+        return (*extra, *self.readonly_fields)
+
+    @admin.display(description="data")
+    def data_links(self, obj: Tenant) -> str:
+        if obj.pk is None:
+            return "-"
+        links = [
+            (reverse(f"admin:events_{model}_changelist"), label)
+            for model, label in (
+                ("enduser", "users"),
+                ("metric", "metrics"),
+                ("attribute", "attributes"),
+                ("event", "events"),
+            )
+        ]
+        return format_html(
+            " · ".join(['<a href="{}?tenant__id__exact={}">{}</a>'] * len(links)),
+            *[part for url, label in links for part in (url, obj.pk, label)],
+        )
+
+
+class ConfigItemAdmin(admin.ModelAdmin):
+    """Metrics and attributes: saving goes through `config_item_save`, which bumps the
+    tenant's config version so every process drops its cached configuration. Deleting is
+    archiving (as in the Admin API); archived items can be reactivated by editing them."""
+
+    list_select_related = ("tenant", "tenant__organization")
+    search_fields = ("key", "name", "=id")
+    readonly_fields = ("id", "created", "updated")
+    actions = ["archive"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        # The key and tenant are what events point at; changing them would re-label history.
+        extra = ("tenant", "key") if obj is not None else ()
+        return (*extra, *self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        config_item_save(item=obj)
+
+    @admin.action(description="Archive selected (soft delete)")
+    def archive(self, request: HttpRequest, queryset: QuerySet) -> None:
+        count = config_items_archive(items=queryset)
+        self.message_user(request, f"Archived {count} item(s).", messages.SUCCESS)
+
+
+@admin.register(Metric)
+class MetricAdmin(ConfigItemAdmin):
+    list_display = ("key", "name", "tenant", "unit_type", "units", "status", "created")
+    list_filter = ("status", "tenant", "unit_type")
+    fields = ("tenant", "key", "name", "unit_type", "units", "status", "id", "created", "updated")
+
+
+@admin.register(Attribute)
+class AttributeAdmin(ConfigItemAdmin):
+    list_display = ("key", "name", "type", "tenant", "status", "created")
+    list_filter = ("type", "status", "tenant")
+    fields = ("tenant", "type", "key", "name", "status", "id", "created", "updated")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
+        extra = ("type",) if obj is not None else ()
+        return (*extra, *super().get_readonly_fields(request, obj))
+
+
+# --- end users -----------------------------------------------------------------------
+
+
+class MetricTotalInline(admin.TabularInline):
+    model = MetricTotal
+    fields = ("metric", "total", "event_count")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "metric totals (derived; rebuilt by replay)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MetricTotal]:
+        return super().get_queryset(request).select_related("metric")
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+@admin.register(EndUser)
+class EndUserAdmin(admin.ModelAdmin):
+    list_display = ("external_id", "email", "name", "tz", "tenant", "created", "events")
+    list_select_related = ("tenant",)
+    list_filter = ("tenant", "control", "subscribe_to_emails")
+    # `id` is Trophy's user id (external_id); both exact and partial matches are useful.
+    search_fields = ("external_id", "email", "name")
+    show_full_result_count = False
+    inlines = [MetricTotalInline]
+    fields = (
+        "tenant",
+        "external_id",
+        "email",
+        "name",
+        "tz",
+        "attributes",
+        "device_tokens",
+        "subscribe_to_emails",
+        "notification_preferences",
+        "streak_enabled",
+        "control",
+        "created",
+        "updated",
+        "events",
+    )
+    # Writes to users carry rules (attribute keys, tz, email opt-out) that live in the
+    # user services and the API; the admin shows users and does not edit them.
+    readonly_fields = fields
+
+    @admin.display(description="events")
+    def events(self, obj: EndUser) -> str:
+        return _events_link(f"user__id__exact={obj.pk}", "event log →")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+# --- the event log and derived state -------------------------------------------------
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = (
+        "timestamp",
+        "local_date",
+        "tenant",
+        "user_link",
+        "metric_key",
+        "value",
+        "attributes",
+        "idempotency_key",
+    )
+    list_select_related = ("tenant", "user", "metric")
+    list_filter = ("tenant", "metric", "local_date", "timestamp")
+    date_hierarchy = "local_date"
+    # Exact matches use the (tenant, external_id) and idempotency indexes' columns.
+    search_fields = ("=user__external_id", "=idempotency_key", "=id")
+    search_help_text = "Exact user id, idempotency key or event id."
+    # uuid7 ids grow with arrival time, so "-id" is newest-received first via the primary
+    # key index, without sorting the table by timestamp.
+    ordering = ("-id",)
+    list_per_page = 100
+    fields = (
+        "id",
+        "tenant",
+        "user",
+        "metric",
+        "value",
+        "attributes",
+        "timestamp",
+        "local_date",
+        "received_at",
+        "idempotency_key",
+    )
+    raw_id_fields = ("user",)
+
+    @admin.display(description="user", ordering="user__external_id")
+    def user_link(self, obj: Event) -> str:
+        return _events_link(f"user__id__exact={obj.user_id}", obj.user.external_id)
+
+    @admin.display(description="metric", ordering="metric__key")
+    def metric_key(self, obj: Event) -> str:
+        return obj.metric.key
+
+
+@admin.register(EventBatch)
+class EventBatchAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "tenant",
+        "status",
+        "item_count",
+        "processed",
+        "received_at",
+        "finished_at",
+    )
+    list_select_related = ("tenant",)
+    list_filter = ("status", "tenant")
+    search_fields = ("=id",)
+    date_hierarchy = "received_at"
+
+    @admin.display(description="items")
+    def item_count(self, obj: EventBatch) -> int:
+        return len(obj.items)
+
+
+class DerivedAdmin(ReadOnlyAdmin):
+    list_select_related = ("tenant", "user", "metric")
+    list_filter: ClassVar[tuple[str, ...]] = ("tenant", "metric")
+    search_fields = ("=user__external_id",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(MetricTotal)
+class MetricTotalAdmin(DerivedAdmin):
+    list_display = ("user", "metric", "tenant", "total", "event_count")
+
+
+@admin.register(DailyRollup)
+class DailyRollupAdmin(DerivedAdmin):
+    list_display = ("local_date", "user", "metric", "tenant", "total", "event_count")
+    date_hierarchy = "local_date"
+    ordering = ("-local_date", "-id")
+
+
+@admin.register(DailyAttributeRollup)
+class DailyAttributeRollupAdmin(DerivedAdmin):
+    list_display = (
+        "local_date",
+        "user",
+        "metric",
+        "attribute_key",
+        "attribute_value",
+        "total",
+        "event_count",
+    )
+    list_filter = ("tenant", "metric", "attribute_key")
+    date_hierarchy = "local_date"
+    ordering = ("-local_date", "-id")
+
+
+admin.site.site_header = "Trophy-compatible service: operations"
+admin.site.site_title = "Operations"
+admin.site.index_title = "Organizations, tenants, users and the event log"
