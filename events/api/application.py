@@ -72,7 +72,7 @@ def event_response_json(outcome: EventOutcome) -> dict[str, Any]:
 class MetricEventView(APIView):
     @extend_schema(
         operation_id="metrics_event_create",
-        request=EVENT_REQUEST,
+        request={"application/json": EVENT_REQUEST},
         parameters=[
             TENANT_HEADER,
             OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False),
