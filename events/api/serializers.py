@@ -60,10 +60,11 @@ class EventValueField(serializers.Field):
             self.fail("invalid")
         if isinstance(data, float) and not math.isfinite(data):
             self.fail("invalid")
-        value = to_decimal(data)
-        if abs(value) > MAX_ABS_VALUE:
+        # Range first: quantizing a huge number (1e30) overflows Decimal's precision.
+        exact = Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
+        if abs(exact) > MAX_ABS_VALUE:
             raise serializers.ValidationError(self.error_messages["range"], code=UNPROCESSABLE)
-        return value
+        return to_decimal(exact)
 
     def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
         return value
@@ -140,7 +141,15 @@ class EventBodySerializer(serializers.Serializer):
     timestamp = serializers.DateTimeField(required=False)
 
     def validate_user(self, value: Any) -> UserInput:
-        return parse_user(value)
+        try:
+            return parse_user(value)
+        except serializers.ValidationError as exc:
+            # DRF nests this method's errors under "user" itself: unwrap parse_user's
+            # own "user" level, so messages read "user.id", not "user.user.id".
+            detail = exc.detail
+            raise serializers.ValidationError(
+                detail["user"] if isinstance(detail, dict) else detail
+            ) from None
 
     def validate_timestamp(self, value: datetime) -> datetime:
         if value.tzinfo is None:
