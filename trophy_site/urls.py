@@ -10,5 +10,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
 
+handler400 = "events.api.errors.json_bad_request"
 handler404 = "events.api.errors.json_not_found"
 handler500 = "events.api.errors.json_server_error"

@@ -70,6 +70,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return None  # unexpected: let Django log it and answer 500 (json_server_error below)
 
 
+def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    # Django answers 400 itself before any view runs, e.g. for a Host header not in
+    # ALLOWED_HOSTS; without this the body would be an HTML page.
+    return JsonResponse({"error": "Bad request"}, status=400)
+
+
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse({"error": "Not found"}, status=404)
 
