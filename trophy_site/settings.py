@@ -174,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Wire-compatible with Trophy's Application and Admin APIs, plus Wrapped.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and docs are public (Trophy publishes its own); API-key authentication
+    # would answer 401 to a browser opening /api/docs/.
+    "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}}

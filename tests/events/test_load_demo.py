@@ -104,6 +104,11 @@ def test_full_demo_twice_creates_it_once_and_prints_a_working_key(db, tmp_path):
     assert "0 users and 0 events added" in second
     for url in ("http://127.0.0.1:8000/admin/", "http://127.0.0.1:8000/api/docs/"):
         assert url in second
+    # The printed URLs open in a browser, without an API key.
+    assert Client().get("/api/docs/").status_code == 200
+    browser = Client()
+    assert browser.login(username="admin", password=printed_password(second))
+    assert browser.get("/admin/events/event/").status_code == 200
     status, body = post_printed_curl(second)
     assert status == 201, body
     assert body["metricId"] == str(Metric.objects.get(key="lessons-completed").id)
