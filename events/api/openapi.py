@@ -41,8 +41,10 @@ ERROR = OpenApiResponse(response=ref("ErrorBody"), description="Error")
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """Error responses with the `{"error": ...}` body; 401 is on every endpoint."""
-    return {code: ERROR for code in sorted({401, *codes})}
+    """Error responses with the `{"error": ...}` body. 400 and 401 are on every endpoint:
+    any request can be malformed (Django itself answers 400 for a Host header outside
+    ALLOWED_HOSTS before a view runs) or lack a valid key."""
+    return {code: ERROR for code in sorted({400, 401, *codes})}
 
 
 TENANT_HEADER = OpenApiParameter(
