@@ -135,6 +135,9 @@ class OrganizationAdmin(admin.ModelAdmin):
     actions = ["create_api_key"]
     change_form_template = "admin/events/organization/change_form.html"
 
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # its tenants' event logs are protected; archive tenants instead
+
     @admin.display(description="tenants")
     def tenants_link(self, obj: Organization) -> str:
         url = reverse("admin:events_tenant_changelist")
@@ -234,6 +237,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
     readonly_fields = ("organization", "prefix", "created", "last_used", "revoked_at")
     actions = ["revoke", "reactivate"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # revoke instead: the row keeps the key's history (created, last used)
+
     @admin.display(boolean=True, description="revoked", ordering="revoked_at")
     def revoked(self, obj: ApiKey) -> bool:
         return obj.revoked_at is not None
@@ -281,6 +287,9 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ("status", "organization")
     search_fields = ("customer_id", "name", "=id")
     readonly_fields = ("id", "config_version", "created", "updated", "data_links")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # set status to archived; the event log is never deleted from the admin
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         # Tenancy of existing data never moves between organizations.
@@ -410,6 +419,9 @@ class EndUserAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # it would take the user's events with it
 
 
 # --- the event log and derived state -------------------------------------------------

@@ -53,7 +53,7 @@ def api_client(secret: str):
 @pytest.fixture
 def populated(owner, api, words):
     """One row of every model, made through the API where the API makes them."""
-    AttributeFactory(tenant=owner.tenant, key="source", type="event")
+    AttributeFactory.create(tenant=owner.tenant, key="source", type="event")
     body = {"user": {"id": "ann", "email": "ann@example.com"}, "value": 1}
     response = api.post(
         EVENT_URL.format("words"), {**body, "attributes": {"source": "web"}}, format="json"
@@ -73,6 +73,9 @@ def test_every_changelist_and_change_page_loads_for_a_superuser(admin_client, po
         assert obj is not None, model
         response = admin_client.get(admin_url(model, "change", obj.pk))
         assert response.status_code == 200, model
+        # Nothing is deleted from the admin: keys are revoked, configuration and tenants
+        # archived, and the event log (with everything derived from it) is kept.
+        assert admin_client.post(admin_url(model, "delete", obj.pk)).status_code == 403, model
 
 
 def test_add_pages_load_where_adding_is_allowed(admin_client, db):
