@@ -133,12 +133,24 @@ def parse_user(data: Any, field_name: str = "user") -> UserInput:
     return serializer.user_input()
 
 
+class OffsetDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 datetime that must carry its UTC offset. DRF would otherwise make a
+    naive value aware in the server's zone before any `validate_<field>` sees it."""
+
+    def enforce_timezone(self, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise serializers.ValidationError(
+                "must include a UTC offset (e.g. 2026-01-31T09:00:00Z)."
+            )
+        return super().enforce_timezone(value)
+
+
 class EventBodySerializer(serializers.Serializer):
     user = serializers.JSONField()
     value = EventValueField()
     attributes = StringMapField(required=False)
     # Extension to Trophy (SEMANTICS A2): when the event happened, for backfills.
-    timestamp = serializers.DateTimeField(required=False)
+    timestamp = OffsetDateTimeField(required=False)
 
     def validate_user(self, value: Any) -> UserInput:
         try:
@@ -150,13 +162,6 @@ class EventBodySerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 detail["user"] if isinstance(detail, dict) else detail
             ) from None
-
-    def validate_timestamp(self, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise serializers.ValidationError(
-                "must include a UTC offset (e.g. 2026-01-31T09:00:00Z)."
-            )
-        return value
 
 
 class NotificationPreferencesSerializer(serializers.Serializer):

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from events.models import Tenant
+from events.services.imports import DEFAULT_BATCH_SIZE, LineError, events_import
+
+HELP = """Import metric events from a JSON Lines file (backfill).
+
+Each line is one Trophy BatchMetricEvent object:
+  {"key": METRIC_KEY, "user": {"id": USER_ID, ...optional user fields}, "value": NUMBER,
+   "attributes": {...}?, "idempotencyKey": STRING?, "timestamp": ISO_8601_WITH_OFFSET?}
+A missing timestamp means "now". Lines are validated like POST /v1/metrics/{key}/event;
+an invalid line is reported with its number and skipped, the rest is imported.
+
+Safe to re-run: a line without "idempotencyKey" gets one derived from its content and
+line number ("import:<sha256 of the line, 128 bits>:<line number>"), so running the same
+file again imports nothing twice (an interrupted import is finished by running it
+again). An event whose idempotency key already exists for its user and metric, from an
+import or from the HTTP API, is skipped as a duplicate. Each batch of lines is one
+transaction.
+"""
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            count += block.count(b"\n")
+    return count
+
+
+class Command(BaseCommand):
+    help = HELP
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        from argparse import RawDescriptionHelpFormatter
+
+        kwargs["formatter_class"] = RawDescriptionHelpFormatter
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="JSON Lines file, one event per line ('-' for stdin)")
+        parser.add_argument("--tenant", help="the tenant's id (UUID)")
+        parser.add_argument("--organization", help="an organization id (UUID), with --customer-id")
+        parser.add_argument("--customer-id", help="the tenant's customerId in --organization")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            help=f"lines per transaction (default {DEFAULT_BATCH_SIZE})",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        tenant = resolve_tenant(
+            tenant=options["tenant"],
+            organization=options["organization"],
+            customer_id=options["customer_id"],
+        )
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        path = options["file"]
+        if path != "-" and not Path(path).is_file():
+            raise CommandError(f"No such file: {path}")
+        total = None if path == "-" else _count_lines(Path(path))
+        # The raw stream under Django's OutputWrapper, which would append a newline to
+        # each of tqdm's carriage-return redraws.
+        stream = getattr(self.stderr, "_out", sys.stderr)
+        bar = tqdm(
+            total=total,
+            unit=" lines",
+            file=stream,
+            disable=options["no_progress"],
+            dynamic_ncols=True,
+        )
+
+        def report(error: LineError) -> None:
+            bar.write(f"invalid {error}", file=stream)
+
+        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+        try:
+            result = events_import(
+                tenant=tenant,
+                lines=handle,
+                batch_size=options["batch_size"],
+                progress=bar.update,
+                on_invalid=report,
+            )
+        finally:
+            bar.close()
+            if handle is not sys.stdin:
+                handle.close()
+        self.stdout.write(
+            f"Imported {result.imported} events into tenant {tenant.customer_id!r} "
+            f"({tenant.id}): {result.duplicates} skipped as duplicates, "
+            f"{result.invalid} invalid, {result.users_created} new users, "
+            f"{result.lines} lines read."
+        )
+
+
+def resolve_tenant(
+    *, tenant: str | None, organization: str | None, customer_id: str | None
+) -> Tenant:
+    """The tenant named by `--tenant UUID` or `--organization UUID --customer-id CID`;
+    CommandError naming what is wrong otherwise."""
+    if tenant and (organization or customer_id):
+        raise CommandError("Give either --tenant or --organization with --customer-id, not both.")
+    if tenant:
+        try:
+            tenant_id = uuid.UUID(tenant)
+        except ValueError:
+            raise CommandError(f"--tenant {tenant!r} is not a tenant id (a UUID).") from None
+        found = Tenant.objects.filter(pk=tenant_id).first()
+        if found is None:
+            raise CommandError(f"No tenant with id {tenant}.")
+        return found
+    if organization and customer_id:
+        try:
+            organization_id = uuid.UUID(organization)
+        except ValueError:
+            raise CommandError(
+                f"--organization {organization!r} is not an organization id (a UUID)."
+            ) from None
+        found = Tenant.objects.filter(
+            organization_id=organization_id, customer_id=customer_id
+        ).first()
+        if found is None:
+            raise CommandError(
+                f"No tenant with customer id {customer_id!r} in organization {organization}."
+            )
+        return found
+    if organization or customer_id:
+        raise CommandError("--organization and --customer-id must be given together.")
+    raise CommandError("Name the tenant: --tenant UUID, or --organization UUID --customer-id CID.")

@@ -1,0 +1,395 @@
+"""python manage.py import_events FILE.jsonl"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from events.models import (
+    DailyAttributeRollup,
+    DailyRollup,
+    EndUser,
+    Event,
+    Metric,
+    MetricTotal,
+    Tenant,
+)
+from events.services.imports import derived_idempotency_key
+from tests.factories import AttributeFactory, EndUserFactory, MetricFactory
+
+URL = "/v1/metrics/{}/event"
+
+
+def derived_state(tenant: Tenant, user: EndUser | None = None) -> dict[str, list[tuple]]:
+    """Every derived row of `tenant` (or of one user) by content, with users and metrics
+    named by their external id and key, so two tenants' states can be compared."""
+    scope: dict[str, Any] = {"tenant": tenant} if user is None else {"user": user}
+    totals = MetricTotal.objects.filter(**scope).values_list(
+        "user__external_id", "metric__key", "total", "event_count"
+    )
+    daily = DailyRollup.objects.filter(**scope).values_list(
+        "user__external_id", "metric__key", "local_date", "total", "event_count"
+    )
+    by_attribute = DailyAttributeRollup.objects.filter(**scope).values_list(
+        "user__external_id",
+        "metric__key",
+        "local_date",
+        "attribute_key",
+        "attribute_value",
+        "total",
+        "event_count",
+    )
+    return {
+        "totals": sorted(totals),
+        "daily": sorted(daily),
+        "by_attribute": sorted(by_attribute),
+    }
+
+
+def event_log(tenant: Tenant) -> list[tuple]:
+    return sorted(
+        Event.objects.filter(tenant=tenant).values_list(
+            "user__external_id", "metric__key", "value", "attributes", "timestamp", "local_date"
+        ),
+        key=repr,
+    )
+
+
+def write_lines(path: Path, items: list[Any]) -> Path:
+    path.write_text(
+        "".join((item if isinstance(item, str) else json.dumps(item)) + "\n" for item in items)
+    )
+    return path
+
+
+def run_import(path: Path, tenant: Tenant, *args: str) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "import_events", str(path), "--tenant", str(tenant.id), *args, stdout=out, stderr=err
+    )
+    return out.getvalue(), err.getvalue()
+
+
+def ts(day: int, hour: int = 12) -> str:
+    return datetime(2025, 3, day, hour, tzinfo=UTC).isoformat()
+
+
+@pytest.fixture
+def second_tenant(owner, words) -> Tenant:
+    """A tenant of the same organization with the same configuration as the default one."""
+    tenant = Tenant.objects.create(
+        organization=owner.organization, customer_id="second", name="Second"
+    )
+    MetricFactory(tenant=tenant, key="words")
+    return tenant
+
+
+SAMPLE = [
+    {
+        "key": "words",
+        "user": {"id": "ann", "tz": "Asia/Tokyo"},
+        "value": 10,
+        "timestamp": ts(1, 20),
+    },
+    {"key": "words", "user": {"id": "ann"}, "value": 2.5, "timestamp": ts(1, 10)},
+    {"key": "words", "user": {"id": "bob"}, "value": -1, "timestamp": ts(2)},
+    {
+        "key": "words",
+        "user": {"id": "bob", "name": "Bob"},
+        "value": 7,
+        "attributes": {"source": "ios"},
+        "timestamp": ts(2, 23),
+    },
+    {
+        "key": "lessons",
+        "user": {"id": "ann"},
+        "value": 1,
+        "attributes": {"source": "web"},
+        "timestamp": ts(3),
+    },
+    {
+        "key": "lessons",
+        "user": {"id": "cy", "tz": "America/New_York"},
+        "value": 4,
+        "timestamp": ts(3, 2),
+    },
+    {"key": "words", "user": {"id": "ann"}, "value": 0.125, "timestamp": ts(1, 21)},
+]
+
+
+def test_import_gives_the_same_state_as_the_http_api(api, owner, second_tenant, tmp_path):
+    for tenant in (owner.tenant, second_tenant):
+        MetricFactory(tenant=tenant, key="lessons")
+        AttributeFactory(tenant=tenant, key="source", type="event")
+    for item in SAMPLE:
+        body = {k: v for k, v in item.items() if k != "key"}
+        response = api.post(URL.format(item["key"]), body, format="json")
+        assert response.status_code == 201, response.json()
+
+    out, _err = run_import(write_lines(tmp_path / "e.jsonl", SAMPLE), second_tenant)
+
+    assert "Imported 7 events" in out and "3 new users" in out
+    assert derived_state(second_tenant) == derived_state(owner.tenant)
+    assert event_log(second_tenant) == event_log(owner.tenant)
+    assert len(derived_state(second_tenant)["by_attribute"]) == 2
+
+
+def test_small_batches_give_the_same_state_as_one_batch(owner, second_tenant, tmp_path):
+    for tenant in (owner.tenant, second_tenant):
+        MetricFactory(tenant=tenant, key="lessons")
+        AttributeFactory(tenant=tenant, key="source", type="event")
+    path = write_lines(tmp_path / "e.jsonl", SAMPLE)
+
+    run_import(path, owner.tenant)
+    run_import(path, second_tenant, "--batch-size", "2")
+
+    assert derived_state(second_tenant) == derived_state(owner.tenant)
+
+
+def test_rerunning_the_same_file_imports_nothing_twice(owner, words, tmp_path):
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {"key": "words", "user": {"id": "u1"}, "value": 5, "timestamp": ts(1)},
+            {"key": "words", "user": {"id": "u1"}, "value": 5},  # no timestamp: "now"
+            {"key": "words", "user": {"id": "u2"}, "value": 1, "idempotencyKey": "k"},
+        ],
+    )
+    run_import(path, owner.tenant)
+    before = derived_state(owner.tenant)
+
+    out, _err = run_import(path, owner.tenant)
+
+    assert "Imported 0 events" in out and "3 skipped as duplicates" in out
+    assert Event.objects.count() == 3
+    assert derived_state(owner.tenant) == before
+    assert MetricTotal.objects.get(user__external_id="u1").total == 10
+
+
+def test_identical_lines_in_one_file_are_distinct_events(owner, words, tmp_path):
+    line = {"key": "words", "user": {"id": "u1"}, "value": 3, "timestamp": ts(1)}
+    run_import(write_lines(tmp_path / "e.jsonl", [line, line]), owner.tenant)
+
+    total = MetricTotal.objects.get()
+    assert (total.total, total.event_count) == (6, 2)
+    keys = set(Event.objects.values_list("idempotency_key", flat=True))
+    raw = json.dumps(line)
+    assert keys == {derived_idempotency_key(raw, 1), derived_idempotency_key(raw, 2)}
+
+
+def test_a_key_repeated_within_the_file_keeps_the_first_event(owner, words, tmp_path):
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {"key": "words", "user": {"id": "u1"}, "value": 1, "idempotencyKey": "k"},
+            {"key": "words", "user": {"id": "u1"}, "value": 99, "idempotencyKey": "k"},
+        ],
+    )
+    out, _err = run_import(path, owner.tenant)
+
+    assert "Imported 1 events" in out and "1 skipped as duplicates" in out
+    assert Event.objects.get().value == 1
+
+
+def test_explicit_idempotency_keys_are_shared_with_the_http_api(api, owner, words, tmp_path):
+    first = api.post(
+        URL.format("words"),
+        {"user": {"id": "u1"}, "value": 5},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k1",
+    )
+    assert first.status_code == 201
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {"key": "words", "user": {"id": "u1"}, "value": 50, "idempotencyKey": "k1"},
+            {"key": "words", "user": {"id": "u1"}, "value": 7, "idempotencyKey": "k2"},
+        ],
+    )
+
+    out, _err = run_import(path, owner.tenant)
+    replay = api.post(
+        URL.format("words"),
+        {"user": {"id": "u1"}, "value": 1},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k2",
+    )
+
+    assert "Imported 1 events" in out and "1 skipped as duplicates" in out
+    assert replay.status_code == 202 and replay.json()["total"] == 12
+    assert MetricTotal.objects.get().total == 12 and Event.objects.count() == 2
+
+
+def test_invalid_lines_are_reported_with_their_number_and_skipped(owner, words, tmp_path):
+    AttributeFactory(tenant=owner.tenant, key="source", type="event")
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    ok = {"key": "words", "user": {"id": "u1"}, "value": 1, "timestamp": ts(1)}
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            ok,  # 1
+            "{not json",  # 2
+            {"key": "nope", "user": {"id": "u1"}, "value": 1},  # 3
+            {"key": "words", "user": {"id": "u1"}, "value": "1"},  # 4
+            {"key": "words", "user": {"id": "u1"}, "value": 1e13},  # 5
+            {"key": "words", "user": {"id": "u1"}, "value": 1, "timestamp": future},  # 6
+            {"key": "words", "user": {"id": "u1"}, "value": 1, "timestamp": "2025-03-01T10:00:00"},
+            {"key": "words", "user": {"id": "u1"}, "value": 1, "attributes": {"plan": "x"}},  # 8
+            {"key": "words", "user": {"id": "u1", "tz": "Mars/Olympus"}, "value": 1},  # 9
+            {"key": "words", "user": {"name": "no id"}, "value": 1},  # 10
+            "[1, 2]",  # 11
+            "",  # 12: blank lines are ignored
+            {"key": "words", "user": {"id": "u2"}, "value": 2, "attributes": {"source": "web"}},
+        ],
+    )
+
+    out, err = run_import(path, owner.tenant, "--batch-size", "4")
+
+    assert "Imported 2 events" in out and "10 invalid" in out
+    reported = [int(n) for n in re.findall(r"invalid line (\d+):", err)]
+    assert reported == list(range(2, 12))
+    assert "line 2: invalid JSON" in err
+    assert "line 3: Metric with key 'nope' not found." in err
+    assert "line 4: value: must be a finite number." in err
+    assert "line 5: value: must be between -1e12 and 1e12." in err
+    assert "line 6: timestamp: must not be more than 5 minutes in the future." in err
+    assert "line 7: timestamp: must include a UTC offset" in err
+    assert "line 8: Invalid attribute keys: plan." in err
+    assert "line 9: user.tz: 'Mars/Olympus' is not a valid IANA time zone name." in err
+    assert "line 10: user.id: This field is required." in err
+    assert "line 11: expected a JSON object, got list." in err
+    assert set(EndUser.objects.values_list("external_id", "tz")) == {("u1", None), ("u2", None)}
+    assert Event.objects.count() == 2
+
+
+def test_unknown_or_missing_tenant_is_a_command_error(owner, tmp_path):
+    path = write_lines(tmp_path / "e.jsonl", [])
+    organization = str(owner.organization.id)
+    cases = [
+        (["--tenant", str(uuid.uuid4())], "No tenant with id"),
+        (["--tenant", "default"], "is not a tenant id"),
+        (["--organization", organization, "--customer-id", "nope"], "No tenant with customer id"),
+        (["--organization", organization], "must be given together"),
+        ([], "Name the tenant"),
+    ]
+    for args, message in cases:
+        with pytest.raises(CommandError, match=message):
+            call_command("import_events", str(path), *args, stdout=io.StringIO())
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("import_events", str(tmp_path / "missing"), "--tenant", str(owner.tenant.id))
+
+
+def test_organization_and_customer_id_select_the_tenant(owner, second_tenant, tmp_path):
+    path = write_lines(tmp_path / "e.jsonl", [{"key": "words", "user": {"id": "u1"}, "value": 2}])
+    call_command(
+        "import_events",
+        str(path),
+        "--organization",
+        str(owner.organization.id),
+        "--customer-id",
+        "second",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    assert Event.objects.get().tenant == second_tenant
+
+
+def test_new_users_are_created_with_the_fields_sent_and_existing_ones_updated(
+    owner, words, tmp_path
+):
+    AttributeFactory(tenant=owner.tenant, key="plan", type="user")
+    EndUserFactory(tenant=owner.tenant, external_id="old", name="Old", attributes={"plan": "free"})
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {
+                "key": "words",
+                "user": {
+                    "id": "new",
+                    "email": "new@example.com",
+                    "name": "New",
+                    "tz": "Europe/Paris",
+                    "deviceTokens": ["t1"],
+                    "attributes": {"plan": "pro"},
+                },
+                "value": 1,
+            },
+            {"key": "words", "user": {"id": "new", "subscribeToEmails": False}, "value": 1},
+            {"key": "words", "user": {"id": "old", "name": "Renamed"}, "value": 1},
+        ],
+    )
+
+    run_import(path, owner.tenant)
+
+    new = EndUser.objects.get(tenant=owner.tenant, external_id="new")
+    assert (new.name, new.tz, new.device_tokens, new.attributes) == (
+        "New",
+        "Europe/Paris",
+        ["t1"],
+        {"plan": "pro"},
+    )
+    # Trophy forgets the email of a user who unsubscribes, on import as over HTTP.
+    assert new.subscribe_to_emails is False and new.email is None
+    old = EndUser.objects.get(tenant=owner.tenant, external_id="old")
+    assert old.name == "Renamed" and old.attributes == {"plan": "free"}
+    assert MetricTotal.objects.get(user=old).total == 1
+
+
+def test_local_date_uses_the_event_tz_then_the_stored_tz_then_the_tenant_default(
+    owner, words, tmp_path
+):
+    Tenant.objects.filter(pk=owner.tenant.pk).update(default_timezone="America/Los_Angeles")
+    owner.tenant.refresh_from_db()
+    EndUserFactory(tenant=owner.tenant, external_id="tokyo", tz="Asia/Tokyo")
+    moment = "2025-03-10T23:30:00+00:00"
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {"key": "words", "user": {"id": "tokyo"}, "value": 1, "timestamp": moment},
+            {
+                "key": "words",
+                "user": {"id": "paris", "tz": "Europe/Paris"},
+                "value": 1,
+                "timestamp": moment,
+            },
+            {"key": "words", "user": {"id": "nowhere"}, "value": 1, "timestamp": moment},
+            # the tz sent with an event wins for that event, and is stored
+            {"key": "words", "user": {"id": "tokyo", "tz": "UTC"}, "value": 2, "timestamp": moment},
+            {"key": "words", "user": {"id": "tokyo"}, "value": 4, "timestamp": moment},
+        ],
+    )
+
+    run_import(path, owner.tenant)
+
+    dates = {
+        (e.user.external_id, e.value): e.local_date.isoformat()
+        for e in Event.objects.select_related("user")
+    }
+    assert dates == {
+        ("tokyo", Decimal(1)): "2025-03-11",
+        ("paris", Decimal(1)): "2025-03-11",
+        ("nowhere", Decimal(1)): "2025-03-10",
+        ("tokyo", Decimal(2)): "2025-03-10",
+        ("tokyo", Decimal(4)): "2025-03-10",
+    }
+    assert EndUser.objects.get(external_id="tokyo").tz == "UTC"
+
+
+def test_other_tenants_are_untouched(owner, outsider, words, tmp_path):
+    theirs = Metric.objects.create(tenant=outsider.tenant, key="words", name="Words")
+    path = write_lines(tmp_path / "e.jsonl", [{"key": "words", "user": {"id": "u1"}, "value": 2}])
+
+    run_import(path, owner.tenant)
+
+    assert Event.objects.get().metric == words
+    assert not Event.objects.filter(metric=theirs).exists()
+    assert not EndUser.objects.filter(tenant=outsider.tenant).exists()
