@@ -27,6 +27,11 @@ def pytest_runtest_setup(item: Any) -> None:
         if REQUIRE_SERVICES:
             pytest.fail(message + " (REQUIRE_SERVICES=1)")
         pytest.skip(message)
+    if "redis" in item.keywords and not os.environ.get("REDIS_URL"):
+        message = "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (REQUIRE_SERVICES=1)")
+        pytest.skip(message)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -29,12 +30,15 @@ from ..selectors.admin_config import (
     tenant_get,
     tenants_active,
 )
+from ..selectors.config import tenant_config
 from ..services import admin_config as services
 from ..services.admin_config import Change, Issue
+from ..services.batches import MAX_BATCH_ITEMS, batch_accept
+from ..services.events import EventInput
 from .auth import ApiContext, tenant_of
 from .errors import _first_error
 from .openapi import TENANT_HEADER, errors, ref
-from .serializers import StrictCharField, iso
+from .serializers import EventBodySerializer, StrictCharField, iso
 
 MAX_BULK_ITEMS = 100
 
@@ -502,3 +506,63 @@ class TenantDetailView(APIView):
         return Response(
             tenant_json(tenant_get(organization=organization_of(request), tenant_id=id))
         )
+
+
+# -- batch events ------------------------------------------------------------------------
+
+
+class BatchEventItemSerializer(EventBodySerializer):
+    """Trophy's `BatchMetricEvent`: a single event's body plus the metric `key` and an
+    optional `idempotencyKey` (and our `timestamp` extension, inherited)."""
+
+    key = StrictCharField(max_length=255)
+    idempotencyKey = StrictCharField(max_length=255, required=False)
+
+    def event_input(self) -> EventInput:
+        data = self.validated_data
+        return EventInput(
+            metric_key=data["key"],
+            user=data["user"],
+            value=data["value"],
+            attributes=data.get("attributes", {}),
+            timestamp=data.get("timestamp"),
+            idempotency_key=data.get("idempotencyKey"),
+        )
+
+
+def parse_batch(items: list[Any]) -> list[EventInput]:
+    """Every item parsed, or a 400/422 naming the first bad item's index and field."""
+    parsed: list[EventInput] = []
+    for index, item in enumerate(items):
+        serializer = BatchEventItemSerializer(data=item)
+        if not serializer.is_valid():
+            raise serializers.ValidationError({f"[{index}]": serializer.errors})
+        parsed.append(serializer.event_input())
+    return parsed
+
+
+BATCH_REQUEST = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_BATCH_ITEMS,
+    "items": ref("BatchMetricEvent"),
+}
+
+
+class MetricBatchEventsView(APIView):
+    @extend_schema(
+        operation_id="admin_metrics_batch_events",
+        request=json_body(BATCH_REQUEST),
+        parameters=[TENANT_HEADER],
+        responses={202: ref("BatchEventsResponse"), **errors(400, 404, 422)},
+        description=(
+            "Submit up to 1,000 metric events for asynchronous processing. The whole "
+            "request is validated first and rejected whole. Each item may carry "
+            "`timestamp` (ISO 8601 with offset), an extension for backfills."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        tenant = tenant_of(request)
+        items = parse_batch(bulk_items(request.data, maximum=MAX_BATCH_ITEMS))
+        batch_accept(tenant=tenant, config=tenant_config(tenant), items=items, now=timezone.now())
+        return Response({"accepted": len(items)}, status=status.HTTP_202_ACCEPTED)
