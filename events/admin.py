@@ -12,13 +12,14 @@ derived state are read-only: the log is append-only and the rest is rebuilt by `
 from __future__ import annotations
 
 import zoneinfo
+from collections import defaultdict
 from functools import lru_cache
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -38,7 +39,23 @@ from .models import (
     Organization,
     Tenant,
 )
-from .services.config_admin import config_item_save, config_items_archive
+from .models.config import ConfigStatus
+from .services.admin_config import (
+    BulkResult,
+    Change,
+    NewAttribute,
+    NewMetric,
+    NewTenant,
+    attributes_create,
+    attributes_delete,
+    attributes_update,
+    metrics_create,
+    metrics_delete,
+    metrics_update,
+    tenants_create,
+    tenants_delete,
+    tenants_update,
+)
 from .services.organizations import api_key_create, organization_create
 
 # --- shared pieces -------------------------------------------------------------------
@@ -262,17 +279,81 @@ class ApiKeyAdmin(admin.ModelAdmin):
 # --- tenants and configuration -------------------------------------------------------
 
 
+class ServiceBackedAdmin(admin.ModelAdmin):
+    """Saves go through the Admin API's services (events/services/admin_config.py), so the
+    rules live once: unique keys among active items, currency units, the default tenant's
+    customerId, and the config-version bump every process's cache depends on. A refused
+    save shows the service's issue and returns to the form, as the API's `issues` would."""
+
+    def service_save(self, obj: Any, fields: dict[str, Any], change: bool) -> BulkResult:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change and not fields:
+            return  # nothing edited: no write, and no needless config-version bump
+        result = self.service_save(obj, fields, change)
+        if result.issues:
+            request._service_issues = [issue.message for issue in result.issues]  # type: ignore[attr-defined]
+        elif not change:
+            created = result.done[0]
+            obj.pk, obj.created, obj.updated = created.pk, created.created, created.updated
+            obj._state.adding = False
+        else:
+            obj.refresh_from_db()
+
+    def _refused(self, request: HttpRequest) -> HttpResponse | None:
+        issues = getattr(request, "_service_issues", None)
+        if not issues:
+            return None
+        for message in issues:
+            self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(request.get_full_path())
+
+    def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None):
+        return self._refused(request) or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Any) -> HttpResponse:
+        return self._refused(request) or super().response_change(request, obj)
+
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if not getattr(request, "_service_issues", None):
+            return super().log_addition(request, obj, message)
+        return None
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        if not getattr(request, "_service_issues", None):
+            return super().log_change(request, obj, message)
+        return None
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Archived items are history: the services (like the Admin API) change active ones.
+        if obj is not None and obj.status == ConfigStatus.ARCHIVED:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False  # "Archive" instead: the event log keeps pointing at archived items
+
+    def _report(self, request: HttpRequest, results: list[BulkResult]) -> None:
+        done = sum(len(r.done) for r in results)
+        self.message_user(request, f"Archived {done} item(s).", messages.SUCCESS)
+        for result in results:
+            for issue in result.issues:
+                self.message_user(request, f"{issue.id}: {issue.message}", messages.ERROR)
+
+
 class TenantForm(forms.ModelForm):
     class Meta:
         model = Tenant
-        fields = ("organization", "customer_id", "name", "status", "default_timezone")
+        fields = ("organization", "customer_id", "name", "default_timezone")
 
     def clean_default_timezone(self) -> str:
         return _validate_timezone(self.cleaned_data["default_timezone"])
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(ServiceBackedAdmin):
     form = TenantForm
     list_display = (
         "name",
@@ -286,15 +367,38 @@ class TenantAdmin(admin.ModelAdmin):
     list_select_related = ("organization",)
     list_filter = ("status", "organization")
     search_fields = ("customer_id", "name", "=id")
-    readonly_fields = ("id", "config_version", "created", "updated", "data_links")
+    readonly_fields = ("id", "status", "config_version", "created", "updated", "data_links")
+    actions = ["archive"]
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False  # set status to archived; the event log is never deleted from the admin
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        if obj is None:  # a new tenant takes the default tenant's time zone, as in the API
+            return ("organization", "customer_id", "name")
+        return ("organization", "customer_id", "name", "default_timezone", *self.readonly_fields)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         # Tenancy of existing data never moves between organizations.
         extra = ("organization",) if obj is not None else ()
         return (*extra, *self.readonly_fields)
+
+    def service_save(self, obj: Tenant, fields: dict[str, Any], change: bool) -> BulkResult:
+        if change:
+            return tenants_update(
+                organization=obj.organization, items=[Change(id=str(obj.pk), fields=fields)]
+            )
+        item = NewTenant(index=0, customer_id=obj.customer_id, name=obj.name)
+        return tenants_create(organization=obj.organization, items=[item])
+
+    @admin.action(description="Archive selected tenants (not a default tenant)")
+    def archive(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        by_organization: dict[Any, list[str]] = defaultdict(list)
+        for tenant_id, organization_id in queryset.values_list("pk", "organization_id"):
+            by_organization[organization_id].append(str(tenant_id))
+        organizations = Organization.objects.in_bulk(list(by_organization))
+        results = [
+            tenants_delete(organization=organizations[org_id], ids=ids)
+            for org_id, ids in by_organization.items()
+        ]
+        self._report(request, results)
 
     @admin.display(description="data")
     def data_links(self, obj: Tenant) -> str:
@@ -315,31 +419,32 @@ class TenantAdmin(admin.ModelAdmin):
         )
 
 
-class ConfigItemAdmin(admin.ModelAdmin):
-    """Metrics and attributes: saving goes through `config_item_save`, which bumps the
-    tenant's config version so every process drops its cached configuration. Deleting is
-    archiving (as in the Admin API); archived items can be reactivated by editing them."""
+class ConfigItemAdmin(ServiceBackedAdmin):
+    """Metrics and attributes. Deleting is archiving, as in the Admin API; an archived key
+    can be used again by a new item."""
 
     list_select_related = ("tenant", "tenant__organization")
     search_fields = ("key", "name", "=id")
-    readonly_fields = ("id", "created", "updated")
+    readonly_fields = ("id", "status", "created", "updated")
     actions = ["archive"]
+    archive_service: Any = None
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         # The key and tenant are what events point at; changing them would re-label history.
         extra = ("tenant", "key") if obj is not None else ()
         return (*extra, *self.readonly_fields)
 
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        config_item_save(item=obj)
-
     @admin.action(description="Archive selected (soft delete)")
     def archive(self, request: HttpRequest, queryset: QuerySet) -> None:
-        count = config_items_archive(items=queryset)
-        self.message_user(request, f"Archived {count} item(s).", messages.SUCCESS)
+        by_tenant: dict[Any, list[str]] = defaultdict(list)
+        for item_id, tenant_id in queryset.values_list("pk", "tenant_id"):
+            by_tenant[tenant_id].append(str(item_id))
+        tenants = Tenant.objects.in_bulk(list(by_tenant))
+        results = [
+            type(self).archive_service(tenant=tenants[tenant_id], ids=ids)
+            for tenant_id, ids in by_tenant.items()
+        ]
+        self._report(request, results)
 
 
 @admin.register(Metric)
@@ -347,6 +452,15 @@ class MetricAdmin(ConfigItemAdmin):
     list_display = ("key", "name", "tenant", "unit_type", "units", "status", "created")
     list_filter = ("status", "tenant", "unit_type")
     fields = ("tenant", "key", "name", "unit_type", "units", "status", "id", "created", "updated")
+    archive_service = metrics_delete
+
+    def service_save(self, obj: Metric, fields: dict[str, Any], change: bool) -> BulkResult:
+        if change:
+            return metrics_update(tenant=obj.tenant, items=[Change(id=str(obj.pk), fields=fields)])
+        item = NewMetric(
+            index=0, key=obj.key, name=obj.name, unit_type=obj.unit_type, units=obj.units
+        )
+        return metrics_create(tenant=obj.tenant, items=[item])
 
 
 @admin.register(Attribute)
@@ -354,10 +468,19 @@ class AttributeAdmin(ConfigItemAdmin):
     list_display = ("key", "name", "type", "tenant", "status", "created")
     list_filter = ("type", "status", "tenant")
     fields = ("tenant", "type", "key", "name", "status", "id", "created", "updated")
+    archive_service = attributes_delete
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         extra = ("type",) if obj is not None else ()
         return (*extra, *super().get_readonly_fields(request, obj))
+
+    def service_save(self, obj: Attribute, fields: dict[str, Any], change: bool) -> BulkResult:
+        if change:
+            return attributes_update(
+                tenant=obj.tenant, items=[Change(id=str(obj.pk), fields=fields)]
+            )
+        item = NewAttribute(index=0, key=obj.key, name=obj.name, type=obj.type)
+        return attributes_create(tenant=obj.tenant, items=[item])
 
 
 # --- end users -----------------------------------------------------------------------

@@ -29,7 +29,8 @@ from django.db.models import Max
 
 from ..ids import uuid7
 from ..models import ApiKey, Attribute, EndUser, Event, Metric, Organization, Tenant
-from ..models.config import AttributeType, ConfigStatus
+from ..models.config import AttributeType
+from .admin_config import NewAttribute, NewMetric, attributes_create, metrics_create
 from .derived import Contribution, apply_contributions
 from .organizations import api_key_create, organization_create
 
@@ -202,27 +203,30 @@ def _day_events(user: DemoUser, day: date, seed: int) -> list[DemoEvent]:
 
 
 def _ensure_config(tenant: Tenant) -> dict[str, Metric]:
-    changed = False
-    metrics = {m.key: m for m in Metric.objects.active().filter(tenant=tenant)}
-    for key, name, units in METRICS:
-        if key not in metrics:
-            metrics[key] = Metric.objects.create(tenant=tenant, key=key, name=name, units=units)
-            changed = True
+    """Create the demo's metrics and attributes that are missing, through the Admin API's
+    services (which also bump the tenant's config version). Returns metrics by key."""
+    active_keys = set(Metric.objects.active().filter(tenant=tenant).values_list("key", flat=True))
+    metrics_create(
+        tenant=tenant,
+        items=[
+            NewMetric(index=i, key=key, name=name, units=units)
+            for i, (key, name, units) in enumerate(METRICS)
+            if key not in active_keys
+        ],
+    )
     existing = set(Attribute.objects.active().filter(tenant=tenant).values_list("type", "key"))
-    for kind, definitions in (
-        (AttributeType.EVENT, EVENT_ATTRIBUTES),
-        (AttributeType.USER, USER_ATTRIBUTES),
-    ):
-        for key, name in definitions:
-            if (kind, key) not in existing:
-                Attribute.objects.create(
-                    tenant=tenant, key=key, name=name, type=kind, status=ConfigStatus.ACTIVE
-                )
-                changed = True
-    if changed:
-        # Same rule as every configuration write: running processes must drop their cache.
-        tenant.bump_config_version()
-    return metrics
+    wanted = [(AttributeType.EVENT, k, n) for k, n in EVENT_ATTRIBUTES] + [
+        (AttributeType.USER, k, n) for k, n in USER_ATTRIBUTES
+    ]
+    attributes_create(
+        tenant=tenant,
+        items=[
+            NewAttribute(index=i, key=key, name=name, type=kind)
+            for i, (kind, key, name) in enumerate(wanted)
+            if (kind, key) not in existing
+        ],
+    )
+    return {m.key: m for m in Metric.objects.active().filter(tenant=tenant)}
 
 
 def _ensure_users(tenant: Tenant, users: list[DemoUser], now: datetime) -> tuple[dict, int]:

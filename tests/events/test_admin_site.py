@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.db import connection
 from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
@@ -289,20 +290,88 @@ def test_archiving_an_attribute_in_admin_bumps_the_config_version(admin_client, 
     assert api.post(EVENT_URL.format("words"), body, format="json").status_code == 400
 
 
-def test_duplicate_active_metric_key_is_a_form_error_not_a_500(admin_client, owner, words):
-    response = admin_client.post(
-        admin_url(Metric, "add"),
-        {
-            "tenant": owner.tenant.pk,
-            "key": "words",
-            "name": "Again",
-            "unit_type": "number",
-            "status": "active",
-        },
+def messages_of(response) -> list[str]:
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_admin_refuses_what_the_admin_api_refuses_with_the_same_message(admin_client, owner, words):
+    add = admin_url(Metric, "add")
+    duplicate = {"tenant": owner.tenant.pk, "key": "words", "name": "Again", "unit_type": "number"}
+    currency = {**duplicate, "key": "revenue", "unit_type": "currency", "units": "dollars"}
+
+    for body in (duplicate, currency):
+        response = admin_client.post(add, body, follow=True)
+        assert response.redirect_chain == [(add, 302)]
+        assert any("Key already in use" in m or "currency code" in m for m in messages_of(response))
+    assert list(Metric.objects.values_list("key", flat=True)) == ["words"]
+    assert not LogEntry.objects.exists()
+
+
+def test_default_tenant_keeps_its_customer_id_and_cannot_be_archived(admin_client, owner):
+    tenant = owner.tenant
+    change = admin_url(Tenant, "change", tenant.pk)
+    body = {"customer_id": "renamed", "name": tenant.name, "default_timezone": "UTC"}
+
+    renamed = admin_client.post(change, body, follow=True)
+    archived = admin_client.post(
+        admin_url(Tenant, "changelist"),
+        {"action": "archive", "_selected_action": [tenant.pk]},
+        follow=True,
     )
 
-    assert response.status_code == 200 and response.context["adminform"].form.errors
-    assert Metric.objects.filter(key="words").count() == 1
+    assert "cannot be changed" in " ".join(messages_of(renamed))
+    assert "cannot be deleted" in " ".join(messages_of(archived))
+    tenant.refresh_from_db()
+    assert (tenant.customer_id, tenant.status) == ("default", "active")
+
+
+def test_tenant_added_in_admin_takes_the_default_time_zone_and_works_as_tenant_id(
+    admin_client, owner, words
+):
+    Tenant.objects.filter(pk=owner.tenant.pk).update(default_timezone="Asia/Tokyo")
+
+    response = admin_client.post(
+        admin_url(Tenant, "add"),
+        {"organization": owner.organization.pk, "customer_id": "school-9", "name": "School 9"},
+    )
+
+    assert response.status_code == 302
+    tenant = Tenant.objects.get(customer_id="school-9")
+    assert tenant.default_timezone == "Asia/Tokyo"
+    Metric.objects.create(tenant=tenant, key="words", name="Words")
+    client = owner.client(tenant_id="school-9")
+    assert post_event(client, "words", {"id": "ann"}).status_code == 201
+    assert Event.objects.get().tenant == tenant
+
+
+def test_tenant_time_zone_edit_is_validated_and_saved(admin_client, owner):
+    change = admin_url(Tenant, "change", owner.tenant.pk)
+    body = {"customer_id": "default", "name": "Acme", "default_timezone": "Mars/Olympus"}
+
+    refused = admin_client.post(change, body)
+    saved = admin_client.post(change, {**body, "default_timezone": "Europe/Berlin"})
+
+    assert refused.status_code == 200 and refused.context["adminform"].form.errors
+    assert saved.status_code == 302
+    assert Tenant.objects.get(pk=owner.tenant.pk).default_timezone == "Europe/Berlin"
+
+
+def test_renaming_a_metric_bumps_the_config_version_and_archived_ones_are_read_only(
+    admin_client, owner, words
+):
+    version = Tenant.objects.get(pk=owner.tenant.pk).config_version
+    change = admin_url(Metric, "change", words.pk)
+
+    response = admin_client.post(change, {"name": "Words", "unit_type": "number", "units": ""})
+    admin_client.post(
+        admin_url(Metric, "changelist"), {"action": "archive", "_selected_action": [words.pk]}
+    )
+
+    assert response.status_code == 302
+    assert Metric.objects.get(pk=words.pk).name == "Words"
+    assert Tenant.objects.get(pk=owner.tenant.pk).config_version == version + 2
+    assert Metric.objects.get(pk=words.pk).status == "archived"
+    assert admin_client.post(change, {"name": "X", "unit_type": "number"}).status_code == 403
 
 
 def test_user_change_page_shows_totals_and_links_to_the_users_events(

@@ -31,6 +31,7 @@ from events.models import (
     Metric,
     MetricTotal,
     Organization,
+    Tenant,
 )
 from events.services.demo import demo_load
 
@@ -93,9 +94,11 @@ def test_full_demo_twice_creates_it_once_and_prints_a_working_key(db, tmp_path):
 
     first = load(credentials)
     after_first = counts()
+    version = Tenant.objects.get().config_version
     second = load(credentials)
 
     assert counts() == after_first
+    assert Tenant.objects.get().config_version == version  # nothing re-created
     assert after_first["Organization"] == 1 and after_first["EndUser"] == 60
     assert 40_000 <= after_first["Event"] <= 80_000
     assert after_first["superusers"] == 1
