@@ -72,7 +72,10 @@ def database_from_url(url: str) -> dict[str, object]:
             "HOST": parsed.hostname or "",
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": env_int("DATABASE_CONN_MAX_AGE", 60),
-            "CONN_HEALTH_CHECKS": True,
+            # A health check costs a round trip (SELECT 1) at the start of every request
+            # that reuses a connection; on by default so a restarted database does not
+            # fail the first request of each process.
+            "CONN_HEALTH_CHECKS": env_bool("DATABASE_CONN_HEALTH_CHECKS", default=True),
             "OPTIONS": options,
         }
     if parsed.scheme == "sqlite":

@@ -81,17 +81,26 @@ def _state(
 
 
 def current_streak(
-    *, tenant: Tenant, user: EndUser, now: datetime, event_day: date | None = None
+    *,
+    tenant: Tenant,
+    user: EndUser,
+    now: datetime,
+    event_day: date | None = None,
+    new_user: bool = False,
 ) -> StreakState:
     """The user's streak as of `now`. `event_day` is the local date of an event just
     recorded: if it was that day's only event, the streak without that day tells whether
-    the event extended it (`extended`)."""
+    the event extended it (`extended`). `new_user` says the user was created with that
+    event, in this transaction: its only active day is `event_day`, so nothing is read."""
     today = user_today(user, tenant, now)
     if not user.streak_enabled:
         return StreakState(0, None, today, today, None)
     days: list[tuple[date, int]] = []
     before = today + timedelta(days=1)
-    while True:
+    if new_user and event_day is not None:
+        # No other transaction can have added events for a user that is not committed yet.
+        days = [(event_day, 1)] if event_day < before else []
+    while not new_user:
         page = list(
             DailyRollup.objects.filter(tenant=tenant, user=user, local_date__lt=before)
             .values("local_date")

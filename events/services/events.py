@@ -3,12 +3,14 @@
 One transaction per event, a fixed number of queries (pinned by
 tests/events/test_event_queries.py):
 
-1. read the user (plus one insert when the user is new, one locked update when the
-   event changes the user's fields);
+1. read the user (plus one insert when the user is new, one locked read and update
+   when the event changes the user's fields);
 2. insert the event, skipping it when its idempotency key was seen (then it is a replay);
 3. add the value to the user's metric total (atomic upsert, returns the new total);
-4. add it to the day's rollup, and to each event attribute's rollup (one statement);
-5. read the user's active days for the streak.
+4. add it to the day's rollup (one upsert) and, when the event has attributes, to each
+   attribute value's rollup (one more upsert for all of them);
+5. read the user's active days for the streak (skipped for a user created by this
+   event: its only active day is the event's).
 
 Totals and rollups are sums, which commute: an event that arrives late (back-dated
 `timestamp`) gives the same derived state as in-order arrival without a replay. When
@@ -24,6 +26,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.db.models import Subquery
 
 from ..exceptions import BadRequest, Unprocessable
 from ..models import EndUser, Event, Metric, MetricTotal, Tenant
@@ -79,7 +82,7 @@ def event_record(
     idempotency key changes nothing and returns the current state (`replayed`)."""
     metric = validate_event(config=config, data=data, now=now)
     with transaction.atomic():
-        user, _created = user_get_or_create(tenant=tenant, config=config, data=data.user, now=now)
+        user, created = user_get_or_create(tenant=tenant, config=config, data=data.user, now=now)
         timestamp = data.timestamp or now
         local_date = timestamp.astimezone(ZoneInfo(user.tz or tenant.default_timezone)).date()
         event = Event(
@@ -99,7 +102,9 @@ def event_record(
         new_totals = apply_contributions(
             tenant.id, [(user.pk, metric.pk, local_date, data.value, data.attributes)]
         )
-        streak = current_streak(tenant=tenant, user=user, now=now, event_day=local_date)
+        streak = current_streak(
+            tenant=tenant, user=user, now=now, event_day=local_date, new_user=created
+        )
     return EventOutcome(
         event_id=str(event.id),
         metric=metric,
@@ -114,19 +119,19 @@ def event_record(
 def _replay_outcome(
     tenant: Tenant, user: EndUser, metric: Metric, key: str | None, now: datetime
 ) -> EventOutcome:
-    original = Event.objects.filter(
-        tenant=tenant, user=user, metric=metric, idempotency_key=key
-    ).values_list("id", flat=True)
-    total = (
-        MetricTotal.objects.filter(tenant=tenant, user=user, metric=metric)
-        .values_list("total", flat=True)
-        .first()
+    # One query: the original event's id with the current total beside it.
+    total = MetricTotal.objects.filter(tenant=tenant, user=user, metric=metric).values("total")[:1]
+    event_id, current = (
+        Event.objects.filter(tenant=tenant, user=user, metric=metric, idempotency_key=key)
+        .annotate(current=Subquery(total))
+        .values_list("id", "current")
+        .get()
     )
     return EventOutcome(
-        event_id=str(original.get()),
+        event_id=str(event_id),
         metric=metric,
         user=user,
-        total=total if total is not None else Decimal(0),
+        total=Decimal(str(current)) if current is not None else Decimal(0),
         streak=current_streak(tenant=tenant, user=user, now=now),
         replayed=True,
         idempotency_key=key,
