@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from events.models import Metric
 from tests.factories import EndUserFactory, MetricFactory
 
 
@@ -20,7 +21,7 @@ def send(api, value, when, user="u1", key="words", tz=None):
 
 
 def test_metrics_list_has_every_active_metric_with_the_users_total(api, owner, words):
-    lessons = MetricFactory(tenant=owner.tenant, key="lessons", name="Lessons")
+    lessons = Metric.objects.create(tenant=owner.tenant, key="lessons", name="Lessons")
     MetricFactory(tenant=owner.tenant, key="old", status="archived")
     send(api, 3, "2026-01-05T10:00:00Z")
     send(api, 4.5, "2026-01-06T10:00:00Z")
