@@ -20,10 +20,12 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
+from queue import Full, Queue
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -234,48 +236,91 @@ def events_import(
         raise ValueError("batch_size must be at least 1")
     result = ImportResult()
     config = tenant_config(tenant)
-    validator = ImportLineSerializer()
-    numbered = _numbered(lines)
-    while True:
-        chunk = list(islice(numbered, batch_size))
-        if not chunk:
-            break
-        _import_chunk(tenant, config, validator, chunk, result, on_invalid)
+    chunks = _parsed_chunks(config, lines, batch_size)
+    for chunk in _prefetched(chunks) if connection.vendor == "postgresql" else chunks:
+        _import_chunk(tenant, config, chunk, result, on_invalid)
         if progress is not None:
-            progress(len(chunk))
+            progress(chunk.size)
     return result
 
 
-def _invalid(
-    result: ImportResult,
-    on_invalid: Callable[[LineError], None] | None,
-    number: int,
-    message: str,
-) -> None:
-    error = LineError(number, message)
-    result.invalid += 1
-    if len(result.errors) < MAX_KEPT_ERRORS:
-        result.errors.append(error)
-    if on_invalid is not None:
-        on_invalid(error)
+@dataclass
+class _Chunk:
+    now: datetime
+    size: int
+    lines: list[_Line]
+    errors: list[LineError]
+
+
+def _parsed_chunks(config: TenantConfig, lines: Iterable[str], batch_size: int) -> Iterator[_Chunk]:
+    validator = ImportLineSerializer()
+    numbered = _numbered(lines)
+    while True:
+        raw_lines = list(islice(numbered, batch_size))
+        if not raw_lines:
+            return
+        now = timezone.now()
+        chunk = _Chunk(now=now, size=len(raw_lines), lines=[], errors=[])
+        for number, raw in raw_lines:
+            try:
+                chunk.lines.append(_parse(validator, config, number, raw, now))
+            except ValueError as exc:
+                chunk.errors.append(LineError(number, str(exc)))
+        yield chunk
+
+
+_DONE = object()
+
+
+def _prefetched(chunks: Iterator[_Chunk], depth: int = 2) -> Iterator[_Chunk]:
+    """Iterate `chunks` in a background thread, `depth` chunks ahead: parsing the next
+    chunk then runs while this one is written (psycopg releases the GIL while it waits
+    for the server), which on two cores is most of an import's speed-up. The thread
+    never touches the database."""
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                while not stop.is_set():
+                    try:
+                        queue.put(chunk, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            queue.put(exc)
+
+    thread = threading.Thread(target=produce, name="import-parser", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _import_chunk(
     tenant: Tenant,
     config: TenantConfig,
-    validator: ImportLineSerializer,
-    chunk: list[tuple[int, str]],
+    chunk: _Chunk,
     result: ImportResult,
     on_invalid: Callable[[LineError], None] | None,
 ) -> None:
-    now = timezone.now()
-    result.lines += len(chunk)
-    parsed: list[_Line] = []
-    for number, raw in chunk:
-        try:
-            parsed.append(_parse(validator, config, number, raw, now))
-        except ValueError as exc:
-            _invalid(result, on_invalid, number, str(exc))
+    now = chunk.now
+    result.lines += chunk.size
+    parsed = chunk.lines
+    errors = list(chunk.errors)
 
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -301,7 +346,7 @@ def _import_chunk(
             try:
                 _validate(config, user_input.changes, user)
             except ApiError as exc:
-                _invalid(result, on_invalid, line.number, exc.message)
+                errors.append(LineError(line.number, exc.message))
                 continue
             if user is None:
                 user = _new_user(tenant, user_input, now)
@@ -335,6 +380,13 @@ def _import_chunk(
             )
             row_users.append(user)
 
+        # Invalid lines in file order, whichever check found them.
+        for error in sorted(errors, key=lambda e: e.line):
+            result.invalid += 1
+            if len(result.errors) < MAX_KEPT_ERRORS:
+                result.errors.append(error)
+            if on_invalid is not None:
+                on_invalid(error)
         result.users_created += _save_users(tenant, users, new_users, changed_fields)
         rows = [
             (row[0], row[1], user.pk, *row[3:]) for row, user in zip(rows, row_users, strict=True)
