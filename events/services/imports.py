@@ -454,7 +454,7 @@ def _load_users(
     """The chunk's existing users by external id (None for the missing ones). Users the
     chunk will change are read under a row lock, as the event path locks a user it
     updates, so a concurrent update of other fields is not overwritten."""
-    if len(cache.users) > MAX_CACHED_USERS:
+    if len(cache.users) > MAX_CACHED_USERS or len(cache.noop) > MAX_CACHED_USERS:
         cache.users.clear()
         cache.noop.clear()
     wanted: dict[str, dict[int, UserInput]] = {}
