@@ -13,11 +13,21 @@ from .log import DECIMAL_PLACES, TOTAL_DIGITS
 from .tenancy import Tenant
 from .users import EndUser
 
+# The foreign keys of derived rows have no single-column index of their own (db_index=
+# False): every query the application makes reads them by tenant first, and each model's
+# unique constraint or composite indexes (all starting with tenant) serve those reads and
+# the upserts. An index costs every row the import and the event path write. Deletes that
+# cascade here are not a hot path: tenants and metrics are soft-deleted, the admin deletes
+# no users, and replay deletes by (tenant, user) through the unique constraint.
+
 
 class MetricTotal(models.Model):
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="totals")
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    # (tenant, user, metric) unique: the upsert, a user's totals, the totals of a metric.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(
+        EndUser, on_delete=models.CASCADE, related_name="totals", db_index=False
+    )
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+", db_index=False)
     total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
     event_count = models.PositiveIntegerField()
 
@@ -33,9 +43,9 @@ class MetricTotal(models.Model):
 class DailyRollup(models.Model):
     """Sum and count of one user's events of one metric on one local date."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+", db_index=False)
     local_date = models.DateField()
     total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
     event_count = models.PositiveIntegerField()
@@ -60,9 +70,9 @@ class DailyRollup(models.Model):
 class DailyAttributeRollup(models.Model):
     """Like DailyRollup, for the events carrying one event-attribute value."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+")
-    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+", db_index=False)
+    metric = models.ForeignKey(Metric, on_delete=models.CASCADE, related_name="+", db_index=False)
     local_date = models.DateField()
     attribute_key = models.CharField(max_length=255)
     attribute_value = models.CharField(max_length=255)

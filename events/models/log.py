@@ -22,9 +22,21 @@ class Event(models.Model):
     """One metric event. Rows are never updated or deleted by the application."""
 
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="events")
-    metric = models.ForeignKey(Metric, on_delete=models.PROTECT, related_name="events")
+    # No single-column index on the foreign keys (db_index=False): every query the
+    # application makes filters by tenant first, and the composite indexes below serve
+    # them: (tenant, user, metric, idempotency_key) the idempotency check, (tenant, user,
+    # timestamp) a user's events (replay, the admin's per-user link), (tenant, metric,
+    # local_date) a metric's events (the admin's tenant/metric filters). Each index costs
+    # every insert of the log, the import's largest cost. Deletes that cascade here are not
+    # a hot path: tenants and metrics are soft-deleted and the admin deletes neither events
+    # nor users, so a rare cascade may scan the table.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(
+        EndUser, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    metric = models.ForeignKey(
+        Metric, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     value = models.DecimalField(max_digits=VALUE_DIGITS, decimal_places=DECIMAL_PLACES)
     attributes = models.JSONField(default=dict, blank=True)
     # When it happened (UTC), and the user's calendar date at that instant in the time
