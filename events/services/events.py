@@ -3,8 +3,8 @@
 One transaction per event, a fixed number of queries (pinned by
 tests/events/test_event_queries.py):
 
-1. read the user (plus one insert when the user is new, one locked read and update
-   when the event changes the user's fields);
+1. read and lock the user (plus one insert when the user is new, one update when the
+   event changes the user's fields);
 2. insert the event, skipping it when its idempotency key was seen (then it is a replay);
 3. add the value to the user's metric total (atomic upsert, returns the new total);
 4. add it to the day's rollup (one upsert) and, when the event has attributes, to each
@@ -82,7 +82,11 @@ def event_record(
     idempotency key changes nothing and returns the current state (`replayed`)."""
     metric = validate_event(config=config, data=data, now=now)
     with transaction.atomic():
-        user, created = user_get_or_create(tenant=tenant, config=config, data=data.user, now=now)
+        # The user's row lock serialises this user's events with each other and with a
+        # replay of the user, so a replay never counts an event twice.
+        user, created = user_get_or_create(
+            tenant=tenant, config=config, data=data.user, now=now, lock=True
+        )
         timestamp = data.timestamp or now
         local_date = timestamp.astimezone(ZoneInfo(user.tz or tenant.default_timezone)).date()
         event = Event(

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from ..models import DailyAttributeRollup, DailyRollup, EndUser, Event, MetricTotal, Tenant
-from .derived import Contribution, apply_contributions
+from .derived import apply_contributions
 
 CHUNK_SIZE = 10_000
+# Users whose rows are deleted and rebuilt per step (bounds the IN lists).
+USERS_PER_STEP = 1_000
 
 
 @dataclass(frozen=True)
@@ -45,36 +47,37 @@ def derived_state_replay(
         raise ValueError("user belongs to another tenant")
     scope: dict[str, Any] = {"tenant": tenant} if user is None else {"tenant": tenant, "user": user}
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Keep new events out while the rows are rebuilt: an event committed between
-            # the delete and the read below would otherwise be counted twice (its own
-            # upsert, then the replay). Reads go on; writers wait for the commit. SQLite
-            # transactions already exclude each other.
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"LOCK TABLE {connection.ops.quote_name(Event._meta.db_table)} IN SHARE MODE"
-                )
-        deleted = 0
-        for model in (MetricTotal, DailyRollup, DailyAttributeRollup):
-            deleted += model.objects.filter(**scope).delete()[0]
-        # Per user, in the order the events happened: the order the index on
-        # (tenant, user, timestamp) reads, and the one stateful derivations (streaks,
-        # points) will need.
-        events = (
-            Event.objects.filter(**scope)
-            .order_by("user_id", "timestamp", "id")
-            .values_list("user_id", "metric_id", "local_date", "value", "attributes")
-            .iterator(chunk_size=chunk_size)
+        # Lock the users in scope, in id order. Every event of a user locks that user's
+        # row first (event_record, import_events), so while we hold the locks no event of
+        # theirs can commit between our delete and our read: none is counted twice, and
+        # other users and tenants keep ingesting. A user created after this point is not
+        # in scope; its rows come from its own ingestion. (SQLite has no row locks, but
+        # its write transactions exclude each other.)
+        user_ids = list(
+            EndUser.objects.select_for_update()
+            .filter(**({"tenant": tenant} if user is None else {"pk": user.pk}))
+            .order_by("pk")
+            .values_list("pk", flat=True)
         )
-        replayed = 0
-        while True:
-            chunk: list[Contribution] = list(islice(events, chunk_size))
-            if not chunk:
-                break
-            apply_contributions(tenant.pk, chunk)
-            replayed += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
+        deleted = replayed = 0
+        for start in range(0, len(user_ids), USERS_PER_STEP):
+            ids = user_ids[start : start + USERS_PER_STEP]
+            for model in (MetricTotal, DailyRollup, DailyAttributeRollup):
+                deleted += model.objects.filter(tenant=tenant, user_id__in=ids).delete()[0]
+            # Per user, in the order the events happened: the order the index on
+            # (tenant, user, timestamp) reads, and the one stateful derivations (streaks,
+            # points) will need.
+            events = (
+                Event.objects.filter(tenant=tenant, user_id__in=ids)
+                .order_by("user_id", "timestamp", "id")
+                .values_list("user_id", "metric_id", "local_date", "value", "attributes")
+                .iterator(chunk_size=chunk_size)
+            )
+            while chunk := list(islice(events, chunk_size)):
+                apply_contributions(tenant.pk, chunk)
+                replayed += len(chunk)
+                if progress is not None:
+                    progress(len(chunk))
         return ReplayResult(
             events=replayed,
             deleted=deleted,

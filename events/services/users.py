@@ -66,7 +66,11 @@ def _new_user(tenant: Tenant, data: UserInput, now: datetime) -> EndUser:
     return user
 
 
-def _update(user: EndUser, data: UserInput, config: TenantConfig, now: datetime) -> EndUser:
+def _update(
+    user: EndUser, data: UserInput, config: TenantConfig, now: datetime, *, locked: bool = False
+) -> EndUser:
+    """Apply the changes that differ. `locked` says `user` was read under its row lock in
+    this transaction, so it is current and needs no locked re-read."""
     _validate(config, data.changes, user)
     if not any(
         getattr(user, n) != v
@@ -74,23 +78,28 @@ def _update(user: EndUser, data: UserInput, config: TenantConfig, now: datetime)
         else any(user.attributes.get(k) != x for k, x in v.items())
         for n, v in data.changes.items()
     ):
-        return user  # nothing differs: no write, no lock (the common case on the event path)
-    # Re-read under a row lock: attributes are merged, and two concurrent updates of
+        return user  # nothing differs: no write (the common case on the event path)
+    # Change it under a row lock: attributes are merged, and two concurrent updates of
     # different keys must not overwrite each other.
-    locked = EndUser.objects.select_for_update().get(pk=user.pk)
-    changed = _apply(locked, data.changes)
+    current = user if locked else EndUser.objects.select_for_update().get(pk=user.pk)
+    changed = _apply(current, data.changes)
     if changed:
-        locked.updated = now
-        locked.save(update_fields=[*changed, "updated"])
-    return locked
+        current.updated = now
+        current.save(update_fields=[*changed, "updated"])
+    return current
 
 
 def user_get_or_create(
-    *, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime
+    *, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime, lock: bool = False
 ) -> tuple[EndUser, bool]:
     """Upsert a user (the event path's "identify"): one query when the user exists and
-    nothing changed, two when it is new. Returns (user, created). Call inside a transaction."""
-    user = EndUser.objects.filter(tenant=tenant, external_id=data.external_id).first()
+    nothing changed, two when it is new. Returns (user, created). Call inside a transaction.
+
+    With `lock`, the user's row stays locked until the transaction ends (a new user's row
+    is locked by its own insert), which serialises this user's events against each other
+    and against a replay of the user (events.services.replay)."""
+    users = EndUser.objects.filter(tenant=tenant, external_id=data.external_id)
+    user = (users.select_for_update() if lock else users).first()
     if user is None:
         _validate(config, data.changes, None)
         candidate = _new_user(tenant, data, now)
@@ -99,8 +108,8 @@ def user_get_or_create(
             candidate.pk = new_id
             return candidate, True
         # Another request created it between our read and our insert.
-        user = EndUser.objects.get(tenant=tenant, external_id=data.external_id)
-    return _update(user, data, config, now), False
+        user = (users.select_for_update() if lock else users).get()
+    return _update(user, data, config, now, locked=lock), False
 
 
 @transaction.atomic

@@ -1,0 +1,60 @@
+"""A replay on PostgreSQL locks only the users it rebuilds: their events wait for it and
+are counted exactly once; other users keep ingesting meanwhile."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.db import connection, transaction
+
+from events.models import EndUser, MetricTotal
+from events.services.replay import derived_state_replay
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 30
+
+
+def test_event_during_a_replay_waits_and_is_counted_once(live_server, owner, words):
+    url = f"{live_server.url}/v1/metrics/words/event"
+    headers = {"X-API-KEY": owner.key}
+    with httpx.Client(timeout=TIMEOUT) as client:
+        for user_id in ("replayed", "other"):
+            assert (
+                client.post(
+                    url, json={"user": {"id": user_id}, "value": 10}, headers=headers
+                ).status_code
+                == 201
+            )
+    replayed_user = EndUser.objects.get(tenant=owner.tenant, external_id="replayed")
+
+    responses: dict[str, int] = {}
+
+    def send(user_id: str) -> None:
+        with httpx.Client(timeout=TIMEOUT) as client:
+            body = {"user": {"id": user_id}, "value": 5}
+            responses[user_id] = client.post(url, json=body, headers=headers).status_code
+
+    with transaction.atomic():
+        derived_state_replay(tenant=owner.tenant, user=replayed_user)
+        # The replay's transaction is still open and holds the user's row lock.
+        blocked = threading.Thread(target=send, args=("replayed",), daemon=True)
+        blocked.start()
+        free = threading.Thread(target=send, args=("other",), daemon=True)
+        free.start()
+        free.join(TIMEOUT)
+        assert responses.get("other") == 201, "another user's event must not wait for the replay"
+        blocked.join(1)
+        assert blocked.is_alive(), "the replayed user's event must wait for the replay to commit"
+        assert connection.in_atomic_block
+    blocked.join(TIMEOUT)
+    assert responses.get("replayed") == 201
+
+    totals = {
+        t.user.external_id: (t.total, t.event_count)
+        for t in MetricTotal.objects.select_related("user").filter(metric=words)
+    }
+    assert totals == {"replayed": (Decimal(15), 2), "other": (Decimal(15), 2)}
