@@ -18,8 +18,16 @@ from rest_framework.request import Request
 from ..exceptions import NotFound
 from ..models import ApiKey, Organization, Tenant
 from ..models.tenancy import KEY_PREFIX_LENGTH, TenantStatus
+from ..prepared import PreparedQuery
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
+KEY_BY_PREFIX = PreparedQuery(
+    lambda prefix: ApiKey.objects.select_related("organization__default_tenant").filter(
+        prefix=prefix
+    ),
+    samples=["a" * KEY_PREFIX_LENGTH],
+    fields=[ApiKey._meta.get_field("prefix")],
+)
 TENANT_HEADER = "HTTP_TENANT_ID"
 
 

@@ -8,6 +8,7 @@ configured metrics, thresholds, weekly/monthly frequency, freezes and pauses.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -16,8 +17,27 @@ from zoneinfo import ZoneInfo
 from django.db.models import Sum
 
 from ..models import DailyRollup, EndUser, Tenant
+from ..prepared import PreparedQuery
 
 PAGE = 120  # active days read per query; a longer streak reads further pages
+
+# (local date, events that day) of a user's active days before a date, newest first;
+# compiled once (events/prepared.py).
+ACTIVE_DAYS = PreparedQuery(
+    lambda tenant_id, user_id, before: (
+        DailyRollup.objects.filter(tenant_id=tenant_id, user_id=user_id, local_date__lt=before)
+        .values("local_date")
+        .annotate(n=Sum("event_count"))
+        .order_by("-local_date")
+        .values_list("local_date", "n")[:PAGE]
+    ),
+    samples=[uuid.UUID(int=0), 1, date(2000, 1, 1)],
+    fields=[
+        DailyRollup._meta.get_field("tenant"),
+        DailyRollup._meta.get_field("user"),
+        DailyRollup._meta.get_field("local_date"),
+    ],
+)
 
 
 @dataclass(frozen=True)
@@ -101,13 +121,7 @@ def current_streak(
         # No other transaction can have added events for a user that is not committed yet.
         days = [(event_day, 1)] if event_day < before else []
     while not new_user:
-        page = list(
-            DailyRollup.objects.filter(tenant=tenant, user=user, local_date__lt=before)
-            .values("local_date")
-            .annotate(n=Sum("event_count"))
-            .order_by("-local_date")
-            .values_list("local_date", "n")[:PAGE]
-        )
+        page: list[tuple[date, int]] = ACTIVE_DAYS.rows(tenant.pk, user.pk, before)
         days.extend(page)
         length, _started, _expires = _state(days, today, None)
         # Another page is only needed when the run reaches the oldest day read so far.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,8 +11,20 @@ from django.db import transaction
 
 from ..exceptions import BadRequest, Forbidden, NotFound, Unprocessable
 from ..models import EndUser, Tenant
+from ..prepared import PreparedQuery
 from ..selectors.config import TenantConfig
 from .sql import insert_ignoring_conflict
+
+# The event path's user read, under the row lock (compiled once: see events/prepared.py).
+USER_FOR_UPDATE = PreparedQuery(
+    lambda tenant_id, external_id: (
+        EndUser.objects.select_for_update()
+        .filter(tenant_id=tenant_id, external_id=external_id)
+        .order_by("pk")[:1]
+    ),
+    samples=[uuid.UUID(int=0), "sample"],
+    fields=[EndUser._meta.get_field("tenant"), EndUser._meta.get_field("external_id")],
+)
 
 EDITABLE_FIELDS = ("email", "name", "tz", "device_tokens", "subscribe_to_emails", "attributes")
 NOTIFICATION_TYPES = ("achievement_completed", "recap", "reactivation", "streak_reminder")
@@ -99,7 +112,10 @@ def user_get_or_create(
     is locked by its own insert), which serialises this user's events against each other
     and against a replay of the user (events.services.replay)."""
     users = EndUser.objects.filter(tenant=tenant, external_id=data.external_id)
-    user = (users.select_for_update() if lock else users).first()
+    if lock:
+        user = next(iter(USER_FOR_UPDATE.objects(tenant.pk, data.external_id)), None)
+    else:
+        user = users.first()
     if user is None:
         _validate(config, data.changes, None)
         candidate = _new_user(tenant, data, now)
