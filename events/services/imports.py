@@ -13,6 +13,15 @@ of `apply_contributions` for the events actually inserted. Each chunk is one
 transaction, so an interrupted import leaves whole chunks, and re-running the file
 finishes the job: every line has an idempotency key (its own, or one derived from the
 line), so nothing is imported twice.
+
+On PostgreSQL, parsing and validating the lines runs in a forked process (it never
+touches the database) while the importing process writes the previous chunks, so the
+two cores share the work. Each chunk's transaction locks the chunk's existing users
+(`SELECT ... ORDER BY id FOR UPDATE`, in id order so concurrent chunks cannot deadlock)
+before inserting their events, as the event path and `replay` lock a user: a replay of
+those users waits for the chunk or the chunk for the replay, and no event is counted
+twice. Chunks commit with `synchronous_commit` off: a crash can lose the last chunks
+committed (never half of one), which re-running the file restores.
 """
 
 from __future__ import annotations
@@ -21,13 +30,15 @@ import copy
 import gc
 import hashlib
 import json
-import threading
+import multiprocessing
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from itertools import islice
-from queue import Full, Queue
+from queue import Empty
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -44,7 +55,7 @@ from ..models import EndUser, Event, Tenant
 from ..selectors.config import TenantConfig, tenant_config
 from .derived import Contribution, apply_contributions
 from .events import IDEMPOTENCY_CONFLICT, EventInput, validate_event
-from .sql import insert_rows_ignoring_conflict
+from .sql import insert_columns_ignoring_conflict, insert_rows_ignoring_conflict
 from .users import UserInput, _apply, _new_user, _validate
 
 DEFAULT_BATCH_SIZE = 5000
@@ -52,18 +63,6 @@ DEFAULT_BATCH_SIZE = 5000
 # file of garbage cannot exhaust memory.
 MAX_KEPT_ERRORS = 1000
 
-EVENT_FIELDS = (
-    "id",
-    "tenant",
-    "user",
-    "metric",
-    "value",
-    "attributes",
-    "timestamp",
-    "local_date",
-    "received_at",
-    "idempotency_key",
-)
 USER_FIELDS = (
     "tenant",
     "external_id",
@@ -112,6 +111,34 @@ class ImportResult:
 USER_CACHE_SIZE = 65536
 
 
+def _memo_key(value: Any) -> Any:
+    """A hashable key that tells JSON values apart exactly (1, 1.0, True and "1" differ;
+    so do 0.0 and -0.0)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return (kind, value)
+    if kind is float:
+        return (kind, repr(value))
+    if kind is dict:
+        items = []
+        for name, item in value.items():
+            item_kind = type(item)
+            if item_kind is float:
+                item = repr(item)
+            elif not (item_kind is str or item_kind is int or item_kind is bool or item is None):
+                return (kind, json.dumps(value, sort_keys=True))
+            items.append((name, item_kind, item))
+        return (kind, tuple(items))
+    if kind is list:
+        # As the user object's deviceTokens: the JSON text tells values apart exactly.
+        return (kind, json.dumps(value, sort_keys=True))
+    return None
+
+
+# Distinct values per field whose validation an import remembers (see validate_line).
+MEMO_SIZE = 65536
+
+
 class ImportLineSerializer(EventBodySerializer):
     """`EventBodySerializer` (the HTTP body's rules) plus the two fields a batch item
     carries in its body rather than in the path and headers."""
@@ -119,44 +146,56 @@ class ImportLineSerializer(EventBodySerializer):
     key = StrictCharField(max_length=255)
     idempotencyKey = StrictCharField(required=False, min_length=1, max_length=255)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._users: dict[str, UserInput] = {}
-
-    def validate_user(self, value: Any) -> UserInput:
-        # Most lines repeat their user's object verbatim: validating it once per
-        # distinct object rather than per line is most of the import's validation cost.
-        text = json.dumps(value, sort_keys=True)
-        user = self._users.get(text)
-        if user is None:
-            user = super().validate_user(value)
-            if len(self._users) >= USER_CACHE_SIZE:
-                self._users.clear()
-            self._users[text] = user
-        return user
+    # Fields whose values rarely repeat: remembering them would only cost.
+    NOT_REMEMBERED = frozenset({"timestamp", "idempotencyKey"})
 
     def validate_line(self, data: dict[str, Any]) -> dict[str, Any]:
         """`run_validation(data)` for a JSON object: the same fields and `validate_<field>`
-        hooks, without DRF's per-call bookkeeping, which costs as much as the checks."""
+        hooks, without DRF's per-call bookkeeping, which costs as much as the checks.
+
+        Validation is a function of the value alone, and most lines repeat their user
+        object, metric key, value and attributes verbatim: each field remembers the result
+        of the values it accepted (by exact JSON value), so a repeated value is checked
+        once per import, by the same field objects."""
         out: dict[str, Any] = {}
         errors: dict[str, Any] = {}
-        for name, checked, hook in self._checks():
+        for name, checked, hook, memo in self._checks():
+            raw = data.get(name, empty)
+            key = _memo_key(raw) if memo is not None and raw is not empty else None
+            if key is not None and memo is not None:
+                hit = memo.get(key, empty)
+                if hit is not empty:
+                    out[name] = hit
+                    continue
             try:
-                value = checked.run_validation(data.get(name, empty))
-                out[name] = hook(value) if hook is not None else value
+                value = checked.run_validation(raw)
+                value = hook(value) if hook is not None else value
             except serializers.ValidationError as exc:
                 errors[name] = exc.detail
+                continue
             except SkipField:
-                pass
+                continue
+            out[name] = value
+            if key is not None and memo is not None:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                memo[key] = value
         if errors:
             raise serializers.ValidationError(errors)
         return out
 
-    def _checks(self) -> list[tuple[str, serializers.Field, Callable[[Any], Any] | None]]:
+    def _checks(
+        self,
+    ) -> list[tuple[str, serializers.Field, Callable[[Any], Any] | None, dict[Any, Any] | None]]:
         checks = getattr(self, "_cached_checks", None)
         if checks is None:
             checks = [
-                (name, field, getattr(self, f"validate_{name}", None))
+                (
+                    name,
+                    field,
+                    getattr(self, f"validate_{name}", None),
+                    None if name in self.NOT_REMEMBERED else {},
+                )
                 for name, field in self.fields.items()
                 if not field.read_only
             ]
@@ -164,12 +203,9 @@ class ImportLineSerializer(EventBodySerializer):
         return checks
 
 
-@dataclass
-class _Line:
-    number: int
-    data: EventInput
-    metric_id: Any
-    idempotency_key: str
+# One parsed line, a plain tuple (cheap to pickle between processes):
+# (line number, metric id, UserInput, value, attributes, timestamp or None, idempotency key)
+_Line = tuple[int, Any, UserInput, Decimal, dict[str, str], datetime | None, str]
 
 
 def _parse(
@@ -203,11 +239,14 @@ def _parse(
         raise ValueError(_first_error(exc.detail)[0]) from None
     except ApiError as exc:
         raise ValueError(exc.message) from None
-    return _Line(
-        number=number,
-        data=data,
-        metric_id=metric.pk,
-        idempotency_key=data.idempotency_key or derived_idempotency_key(raw, number),
+    return (
+        number,
+        metric.pk,
+        data.user,
+        data.value,
+        data.attributes,
+        data.timestamp,
+        data.idempotency_key or derived_idempotency_key(raw, number),
     )
 
 
@@ -238,10 +277,14 @@ def events_import(
         raise ValueError("batch_size must be at least 1")
     result = ImportResult()
     config = tenant_config(tenant)
-    chunks = _parsed_chunks(config, lines, batch_size)
     cache = _UserCache()
     with _fewer_gc_pauses():
-        for chunk in _prefetched(chunks) if connection.vendor == "postgresql" else chunks:
+        chunks = (
+            _parsed_elsewhere(config, lines, batch_size)
+            if connection.vendor == "postgresql"
+            else _parsed_chunks(config, lines, batch_size)
+        )
+        for chunk in chunks:
             _import_chunk(tenant, config, cache, chunk, result, on_invalid)
             if progress is not None:
                 progress(chunk.size)
@@ -289,45 +332,71 @@ def _parsed_chunks(config: TenantConfig, lines: Iterable[str], batch_size: int) 
         yield chunk
 
 
-_DONE = object()
+_DONE = "done"
+_FAILED = "failed"
+# Parsed chunks waiting for the writer: bounds the parser's lead, and so memory.
+PARSE_AHEAD = 2
 
 
-def _prefetched(chunks: Iterator[_Chunk], depth: int = 2) -> Iterator[_Chunk]:
-    """Iterate `chunks` in a background thread, `depth` chunks ahead: parsing the next
-    chunk then runs while this one is written (psycopg releases the GIL while it waits
-    for the server), which on two cores is most of an import's speed-up. The thread
-    never touches the database."""
-    queue: Queue[Any] = Queue(maxsize=depth)
-    stop = threading.Event()
+def _parse_into(
+    queue: Any, config: TenantConfig, lines: Iterable[str], batch_size: int
+) -> None:  # pragma: no cover - runs in the forked parser process
+    try:
+        for chunk in _parsed_chunks(config, lines, batch_size):
+            queue.put(chunk)
+        queue.put(_DONE)
+    except KeyboardInterrupt:
+        return  # the importer was interrupted too, and stops the same way
+    except BaseException:
+        queue.put((_FAILED, traceback.format_exc()))
 
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                while not stop.is_set():
-                    try:
-                        queue.put(chunk, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            queue.put(exc)
 
-    thread = threading.Thread(target=produce, name="import-parser", daemon=True)
-    thread.start()
+def _parsed_elsewhere(
+    config: TenantConfig, lines: Iterable[str], batch_size: int
+) -> Iterator[_Chunk]:
+    """`_parsed_chunks`, computed in a forked process `PARSE_AHEAD` chunks ahead: parsing
+    and validating the next chunk then runs on the other core while this process
+    writes. (A thread could not: it holds the GIL the writer needs between its
+    round trips.) The child never touches the database; it reads `lines`, which it
+    inherits, and sends back plain tuples."""
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=PARSE_AHEAD)
+    child = context.Process(
+        target=_parse_into, args=(queue, config, lines, batch_size), name="import-parser"
+    )
+    child.daemon = True
+    child.start()
     try:
         while True:
-            item = queue.get()
-            if item is _DONE:
+            try:
+                item = queue.get(timeout=1)
+            except Empty:
+                if not child.is_alive():
+                    raise RuntimeError(
+                        f"the import's parser process ended unexpectedly ({child.exitcode})"
+                    ) from None
+                continue
+            if item == _DONE:
                 return
-            if isinstance(item, BaseException):
-                raise item
+            if isinstance(item, tuple):
+                raise RuntimeError(f"the import's parser process failed:\n{item[1]}")
             yield item
     finally:
-        stop.set()
-        thread.join(timeout=5)
+        if child.is_alive():
+            child.terminate()
+        child.join(timeout=5)
+        queue.close()
+        queue.cancel_join_thread()
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def _zone(name: str) -> ZoneInfo:
+    zone = _ZONES.get(name)
+    if zone is None:
+        zone = _ZONES[name] = ZoneInfo(name)
+    return zone
 
 
 def _import_chunk(
@@ -340,7 +409,7 @@ def _import_chunk(
 ) -> None:
     now = chunk.now
     result.lines += chunk.size
-    parsed = chunk.lines
+    parsed = [cache.interned(line) for line in chunk.lines]
     errors = list(chunk.errors)
 
     with transaction.atomic():
@@ -355,50 +424,50 @@ def _import_chunk(
         changed_fields: dict[str, set[str]] = {}
         default_tz = tenant.default_timezone
         seen_keys: set[tuple[str, Any, str]] = set()
-        rows: list[tuple[Any, ...]] = []
+        numbers: list[int] = []
+        metrics: list[Any] = []
+        values: list[Decimal] = []
+        attributes: list[dict[str, str]] = []
+        timestamps: list[datetime] = []
+        local_dates: list[date] = []
+        keys: list[str] = []
         row_users: list[EndUser] = []
-        for line in parsed:
-            user_input = line.data.user
+        noop = cache.noop
+        for number, metric_id, user_input, value, attrs, timestamp, key in parsed:
             external_id = user_input.external_id
             user = users.get(external_id)
             # The event path's user upsert, line by line in memory: validate, then
             # create or apply the fields sent (SEMANTICS A1: the tz sent with the
             # event wins for its local date).
-            try:
-                _validate(config, user_input.changes, user)
-            except ApiError as exc:
-                errors.append(LineError(line.number, exc.message))
-                continue
+            changes = user_input.changes
+            if changes:
+                try:
+                    _validate(config, changes, user)
+                except ApiError as exc:
+                    errors.append(LineError(number, exc.message))
+                    continue
             if user is None:
                 user = _new_user(tenant, user_input, now)
                 users[external_id] = new_users[external_id] = user
-            elif user_input.changes and (external_id, id(user_input)) not in cache.noop:
-                changed = _apply(user, user_input.changes)
+            elif changes and (external_id, id(user_input)) not in noop:
+                changed = _apply(user, changes)
                 if changed:
                     user.updated = now
                     if external_id not in new_users:
                         changed_fields.setdefault(external_id, set()).update(changed)
-            dedupe = (external_id, line.metric_id, line.idempotency_key)
+            dedupe = (external_id, metric_id, key)
             if dedupe in seen_keys:
                 result.duplicates += 1
                 continue
             seen_keys.add(dedupe)
-            timestamp = line.data.timestamp or now
-            local_date = timestamp.astimezone(ZoneInfo(user.tz or default_tz)).date()
-            rows.append(
-                (
-                    uuid7(),
-                    tenant.pk,
-                    None,  # the user's id, known once new users are inserted
-                    line.metric_id,
-                    line.data.value,
-                    line.data.attributes,
-                    timestamp,
-                    local_date,
-                    now,
-                    line.idempotency_key,
-                )
-            )
+            timestamp = timestamp or now
+            numbers.append(number)
+            metrics.append(metric_id)
+            values.append(value)
+            attributes.append(attrs)
+            timestamps.append(timestamp)
+            local_dates.append(timestamp.astimezone(_zone(user.tz or default_tz)).date())
+            keys.append(key)
             row_users.append(user)
 
         # Invalid lines in file order, whichever check found them.
@@ -412,20 +481,37 @@ def _import_chunk(
         for external_id, user in new_users.items():
             cache.users[external_id] = user
         cache.forget([*new_users, *changed_fields])
-        rows = [
-            (row[0], row[1], user.pk, *row[3:]) for row, user in zip(rows, row_users, strict=True)
-        ]
-        inserted = {
-            event_id
-            for (event_id,) in insert_rows_ignoring_conflict(
-                Event, fields=EVENT_FIELDS, rows=rows, conflict=IDEMPOTENCY_CONFLICT
-            )
-        }
-        result.duplicates += len(rows) - len(inserted)
-        result.imported += len(inserted)
-        contributions: list[Contribution] = [
-            (row[2], row[3], row[7], row[4], row[5]) for row in rows if row[0] in inserted
-        ]
+        if not numbers:
+            return
+        ids = [uuid7() for _ in numbers]
+        user_ids = [user.pk for user in row_users]
+        returned = insert_columns_ignoring_conflict(
+            Event,
+            constants={"tenant": tenant.pk, "received_at": now},
+            columns={
+                "id": ids,
+                "user": user_ids,
+                "metric": metrics,
+                "value": values,
+                "attributes": attributes,
+                "timestamp": timestamps,
+                "local_date": local_dates,
+                "idempotency_key": keys,
+            },
+            conflict=IDEMPOTENCY_CONFLICT,
+        )
+        result.duplicates += len(ids) - len(returned)
+        result.imported += len(returned)
+        columns = (user_ids, metrics, local_dates, values, attributes)
+        if len(returned) == len(ids):
+            contributions: Iterable[Contribution] = zip(*columns, strict=True)
+        else:
+            inserted = {event_id for (event_id,) in returned}
+            contributions = [
+                contribution
+                for event_id, contribution in zip(ids, zip(*columns, strict=True), strict=True)
+                if event_id in inserted
+            ]
         apply_contributions(tenant.pk, contributions)
 
 
@@ -433,11 +519,27 @@ class _UserCache:
     """Users already read by this import, so each is loaded once per import rather than
     once per chunk (bounded: cleared past MAX_CACHED_USERS). A user that a line would
     change is still re-read under a lock; `noop` remembers which user objects were
-    found to change nothing, with a reference that keeps their id() from being reused."""
+    found to change nothing, with a reference that keeps their id() from being reused.
+    `inputs` makes equal user objects of different chunks one object (a chunk parsed in
+    another process arrives as new objects), so `noop` recognises them."""
 
     def __init__(self) -> None:
         self.users: dict[str, EndUser] = {}
         self.noop: dict[tuple[str, int], UserInput] = {}
+        self.inputs: dict[tuple[str, str], UserInput] = {}
+        self._chunk_inputs: dict[int, UserInput] = {}
+
+    def interned(self, line: _Line) -> _Line:
+        user_input = line[2]
+        if not user_input.changes:
+            return line
+        same = self.inputs.get((user_input.external_id, repr(user_input.changes)))
+        if same is None:
+            if len(self.inputs) >= MAX_CACHED_USERS:
+                self.inputs.clear()
+            self.inputs[(user_input.external_id, repr(user_input.changes))] = user_input
+            return line
+        return (line[0], line[1], same, *line[3:])
 
     def forget(self, external_ids: Iterable[str]) -> None:
         gone = set(external_ids)
@@ -451,20 +553,23 @@ MAX_CACHED_USERS = 200_000
 def _load_users(
     tenant: Tenant, parsed: list[_Line], cache: _UserCache
 ) -> dict[str, EndUser | None]:
-    """The chunk's existing users by external id (None for the missing ones). Users the
-    chunk will change are read under a row lock, as the event path locks a user it
-    updates, so a concurrent update of other fields is not overwritten."""
+    """The chunk's existing users by external id (None for the missing ones), all
+    locked until the chunk commits (see the module's docstring). Users the chunk will
+    change are re-read under the lock, so a concurrent update of other fields is not
+    overwritten."""
     if len(cache.users) > MAX_CACHED_USERS or len(cache.noop) > MAX_CACHED_USERS:
         cache.users.clear()
         cache.noop.clear()
     wanted: dict[str, dict[int, UserInput]] = {}
     for line in parsed:
-        wanted.setdefault(line.data.user.external_id, {})[id(line.data.user)] = line.data.user
+        user_input = line[2]
+        wanted.setdefault(user_input.external_id, {})[id(user_input)] = user_input
     missing = [external_id for external_id in wanted if external_id not in cache.users]
     if missing:
         for found in EndUser.objects.filter(tenant=tenant, external_id__in=missing):
             cache.users[found.external_id] = found
     users: dict[str, EndUser | None] = {ext: cache.users.get(ext) for ext in wanted}
+    _lock_users([user.pk for user in users.values() if user is not None])
     to_lock = []
     for external_id, inputs in wanted.items():
         current = users[external_id]
@@ -483,6 +588,19 @@ def _load_users(
             users[user.external_id] = cache.users[user.external_id] = user
         cache.forget(user.external_id for user in locked)
     return users
+
+
+def _lock_users(pks: list[int]) -> None:
+    """Lock these users' rows until the transaction ends, in id order (two chunks, or a
+    chunk and a replay, then wait for each other instead of deadlocking). SQLite
+    serialises writers anyway and has no row locks."""
+    if not pks or connection.vendor != "postgresql":
+        return
+    pks.sort()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM events_enduser WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [pks]
+        )
 
 
 def _save_users(
@@ -508,12 +626,14 @@ def _save_users(
             new_users[external_id].pk = pk
         created = len(returned)
         if created < len(new_users):
-            # A concurrent request created some of them first: use its rows.
+            # A concurrent request created some of them first: use its rows, locked
+            # like the chunk's other existing users.
             missing = [ext for ext, user in new_users.items() if user.pk is None]
             for pk, external_id in EndUser.objects.filter(
                 tenant=tenant, external_id__in=missing
             ).values_list("id", "external_id"):
                 new_users[external_id].pk = pk
+            _lock_users([new_users[ext].pk for ext in missing])
     if changed_fields:
         to_update = [users[ext] for ext in changed_fields]
         names = sorted(set().union(*changed_fields.values()) | {"updated"})

@@ -9,7 +9,7 @@ field's `get_db_prep_save`; on PostgreSQL, many rows travel as one array per col
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -59,28 +59,32 @@ def upsert_add(
     sums: Sequence[str],
     rows: Iterable[Sequence[Any]],
     returning: Sequence[str] = (),
+    constants: Mapping[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Add `sums` onto the rows identified by `keys`, creating them when absent.
 
-    Each item of `rows` holds the key values then the sum values, in that order. One
-    statement for all rows; concurrent callers never lose an increment because the
-    database applies `x = x + excluded.x` under the row's lock. Returns the `returning`
-    columns of every row written (order unspecified for several rows).
+    Each item of `rows` holds the key values then the sum values, in that order.
+    `constants` are leading key columns with one value for every row (sent once, not
+    per row). One statement for all rows; concurrent callers never lose an increment
+    because the database applies `x = x + excluded.x` under the row's lock. Returns the
+    `returning` columns of every row written (order unspecified for several rows).
     """
     rows = list(rows)
     if not rows:
         return []
+    constants = constants or {}
     table = _quoted(model._meta.db_table)
-    names = [*keys, *sums]
-    columns = [_column(model, name) for name in names]
-    source, params = _rows_source(model, names, rows)
+    key_columns = [_column(model, name) for name in (*constants, *keys)]
+    sum_columns = [_column(model, name) for name in sums]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    source, params = _columns_source(model, constants, [*keys, *sums], columns)
     updates = ", ".join(
-        f"{_quoted(c)} = {table}.{_quoted(c)} + excluded.{_quoted(c)}" for c in columns[len(keys) :]
+        f"{_quoted(c)} = {table}.{_quoted(c)} + excluded.{_quoted(c)}" for c in sum_columns
     )
     sql = (
-        f"INSERT INTO {table} ({', '.join(_quoted(c) for c in columns)}) "
+        f"INSERT INTO {table} ({', '.join(_quoted(c) for c in (*key_columns, *sum_columns))}) "
         f"{source} "
-        f"ON CONFLICT ({', '.join(_quoted(c) for c in columns[: len(keys)])}) "
+        f"ON CONFLICT ({', '.join(_quoted(c) for c in key_columns)}) "
         f"DO UPDATE SET {updates}"
     )
     if returning:
@@ -123,37 +127,72 @@ def _field(model: type[models.Model], name: str) -> models.Field:
     return field
 
 
-def _rows_source(
-    model: type[models.Model], names: Sequence[str], rows: list[Sequence[Any]]
+def _columns_source(
+    model: type[models.Model],
+    constants: Mapping[str, Any],
+    names: Sequence[str],
+    columns: list[list[Any]],
 ) -> tuple[str, list[Any]]:
-    """SQL producing `rows` as a relation with the columns of `names`, and its params:
-    `SELECT * FROM unnest(%s::type[], ...)` on PostgreSQL, `VALUES (...), ...` elsewhere."""
-    fields = [_field(model, name) for name in names]
+    """SQL producing rows of the columns `constants` (one value for all rows) then
+    `names` (`columns`, one list of values each, all as long), and its params:
+    `SELECT const, ... , u.* FROM unnest(%s::type[], ...) AS u` on PostgreSQL for many
+    rows, `VALUES (...), ...` otherwise."""
+    count = len(columns[0])
     # Few rows (the single-event path) keep the plain VALUES form and Django's cursor.
-    if connection.vendor == "postgresql" and len(rows) >= UNNEST_MIN_ROWS:
-        casts: list[str] = []
+    if connection.vendor == "postgresql" and count >= UNNEST_MIN_ROWS:
         params: list[Any] = []
-        for index, field in enumerate(fields):
-            target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
-            column = [row[index] for row in rows]
-            if target.get_internal_type() in _NATIVE_TYPES:
+        scalars: list[str] = []
+        for name, value in constants.items():
+            field = _field(model, name)
+            if _native(field):
+                params.append(value)
+            else:
+                params.append(field.get_db_prep_save(value, connection))
+            scalars.append(f"%b::{field.cast_db_type(connection)}")
+        casts: list[str] = []
+        for name, column in zip(names, columns, strict=True):
+            field = _field(model, name)
+            if _native(field):
                 casts.append(f"%b::{field.cast_db_type(connection)}[]")
             elif isinstance(field, models.JSONField):
-                encoder = field.encoder
-                column = [None if v is None else json.dumps(v, cls=encoder) for v in column]
+                column = _json_texts(column, field.encoder)
                 casts.append("%b::text[]::jsonb[]")
             else:
                 column = [field.get_db_prep_save(v, connection) for v in column]
                 casts.append(f"%b::{field.cast_db_type(connection)}[]")
             params.append(column)
-        return f"SELECT * FROM unnest({', '.join(casts)})", params
+        select = ", ".join([*scalars, "u.*"])
+        return f"SELECT {select} FROM unnest({', '.join(casts)}) AS u", params
 
-    prep = [field.get_db_prep_save for field in fields]
+    prep = [_field(model, name).get_db_prep_save for name in (*constants, *names)]
+    fixed = list(constants.values())
     params = []
-    for row in rows:
-        params.extend(p(value, connection) for p, value in zip(prep, row, strict=True))
-    row_sql = "(" + ", ".join(["%s"] * len(names)) + ")"
-    return f"VALUES {', '.join([row_sql] * len(rows))}", params
+    for row in zip(*columns, strict=True):
+        params.extend(p(value, connection) for p, value in zip(prep, (*fixed, *row), strict=True))
+    row_sql = "(" + ", ".join(["%s"] * len(prep)) + ")"
+    return f"VALUES {', '.join([row_sql] * count)}", params
+
+
+def _native(field: models.Field) -> bool:
+    target = field.target_field if field.is_relation else field  # type: ignore[attr-defined]
+    return target.get_internal_type() in _NATIVE_TYPES
+
+
+def _json_texts(column: list[Any], encoder: type[json.JSONEncoder] | None) -> list[str | None]:
+    """The JSON text of each value, as the field would encode it; a value object that
+    recurs (an import shares one dict among the lines that sent the same attributes) is
+    encoded once."""
+    texts: dict[int, str] = {}
+    out: list[str | None] = []
+    for value in column:
+        if value is None:
+            out.append(None)
+            continue
+        text = texts.get(id(value))
+        if text is None:
+            text = texts[id(value)] = json.dumps(value, cls=encoder)
+        out.append(text)
+    return out
 
 
 def _execute(sql: str, params: list[Any], fetch: bool) -> list[tuple[Any, ...]]:
@@ -191,18 +230,47 @@ def insert_rows_ignoring_conflict(
     rows = list(rows)
     if not rows:
         return []
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return insert_columns_ignoring_conflict(
+        model,
+        columns=dict(zip(fields, columns, strict=True)),
+        conflict=conflict,
+        returning=returning,
+    )
+
+
+def insert_columns_ignoring_conflict(
+    model: type[models.Model],
+    *,
+    columns: Mapping[str, list[Any]],
+    conflict: str,
+    constants: Mapping[str, Any] | None = None,
+    returning: Sequence[str] = ("id",),
+) -> list[tuple[Any, ...]]:
+    """`insert_rows_ignoring_conflict` for rows given column-wise: `columns` maps field
+    names to their values (lists of one length), `constants` fields to the one value
+    every row has."""
+    constants = constants or {}
+    names = list(columns)
+    values = list(columns.values())
+    count = len(values[0]) if values else 0
+    if not count:
+        return []
     table = _quoted(model._meta.db_table)
-    columns = ", ".join(_quoted(_column(model, name)) for name in fields)
+    column_sql = ", ".join(_quoted(_column(model, name)) for name in (*constants, *names))
     back = [_field(model, name) for name in returning]
     back_sql = ", ".join(_quoted(_column(model, name)) for name in returning)
     per_statement = (
-        UNNEST_ROWS if connection.vendor == "postgresql" else max(1, MAX_PARAMS // len(fields))
+        UNNEST_ROWS
+        if connection.vendor == "postgresql"
+        else max(1, MAX_PARAMS // (len(names) + len(constants)))
     )
     out: list[tuple[Any, ...]] = []
-    for start in range(0, len(rows), per_statement):
-        source, params = _rows_source(model, fields, rows[start : start + per_statement])
+    for start in range(0, count, per_statement):
+        part = [column[start : start + per_statement] for column in values]
+        source, params = _columns_source(model, constants, names, part)
         returned = _execute(
-            f"INSERT INTO {table} ({columns}) {source} "
+            f"INSERT INTO {table} ({column_sql}) {source} "
             f"ON CONFLICT {conflict} DO NOTHING RETURNING {back_sql}",
             params,
             fetch=True,

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -25,6 +26,11 @@ file again imports nothing twice (an interrupted import is finished by running i
 again). An event whose idempotency key already exists for its user and metric, from an
 import or from the HTTP API, is skipped as a duplicate. Each batch of lines is one
 transaction.
+
+On PostgreSQL, batches commit with synchronous_commit off: after a crash of the database
+server the last batches reported committed may be missing; run the same file again to
+restore them. Each batch locks its existing users (as replay does), so an import and a
+replay of the same users wait for each other.
 """
 
 
@@ -84,7 +90,13 @@ class Command(BaseCommand):
         def report(error: LineError) -> None:
             bar.write(f"invalid {error}", file=stream)
 
-        handle = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+        # For stdin, a duplicate of its descriptor: on PostgreSQL the lines are read by a
+        # forked parser process, and multiprocessing closes sys.stdin in its children.
+        handle = (
+            open(os.dup(sys.stdin.fileno()), encoding="utf-8")  # noqa: SIM115
+            if path == "-"
+            else open(path, encoding="utf-8")  # noqa: SIM115
+        )
         try:
             result = events_import(
                 tenant=tenant,
@@ -95,8 +107,7 @@ class Command(BaseCommand):
             )
         finally:
             bar.close()
-            if handle is not sys.stdin:
-                handle.close()
+            handle.close()
         self.stdout.write(
             f"Imported {result.imported} events into tenant {tenant.customer_id!r} "
             f"({tenant.id}): {result.duplicates} skipped as duplicates, "
