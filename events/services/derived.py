@@ -30,10 +30,12 @@ def _chunks(rows: list[tuple]) -> Iterable[list[tuple]]:
 
 
 def apply_contributions(
-    tenant_id: uuid.UUID, contributions: Iterable[Contribution]
+    tenant_id: uuid.UUID, contributions: Iterable[Contribution], *, new_totals: bool = True
 ) -> dict[tuple[int, uuid.UUID], Decimal]:
     """Add events to totals, daily rollups and attribute rollups; return the new total of
-    every (user id, metric id) touched.
+    every (user id, metric id) touched (an empty dict with `new_totals=False`, for a
+    caller that does not need them, such as a bulk import: the same rows are written
+    without reading thousands of totals back).
 
     Contributions are summed in memory first (one row per key and statement, as ON
     CONFLICT requires) and written in key order, so concurrent writers take row locks in
@@ -70,7 +72,7 @@ def apply_contributions(
     # The tenant is the same for every row: sent once per statement, and left out of the
     # sort (the order is still (tenant, user, metric, ...), as every writer's).
     tenant = {"tenant": tenant_id}
-    new_totals: dict[tuple[int, uuid.UUID], Decimal] = {}
+    written: dict[tuple[int, uuid.UUID], Decimal] = {}
     rows = sorted((*key, *acc) for key, acc in totals.items())
     for chunk in _chunks(rows):
         for user_id, metric_id, total in upsert_add(
@@ -79,9 +81,9 @@ def apply_contributions(
             keys=("user", "metric"),
             sums=("total", "event_count"),
             rows=chunk,
-            returning=("user", "metric", "total"),
+            returning=("user", "metric", "total") if new_totals else (),
         ):
-            new_totals[(user_id, uuid.UUID(str(metric_id)))] = Decimal(str(total))
+            written[(user_id, uuid.UUID(str(metric_id)))] = Decimal(str(total))
     rows = sorted((*key, *acc) for key, acc in daily.items())
     for chunk in _chunks(rows):
         upsert_add(
@@ -100,4 +102,4 @@ def apply_contributions(
             sums=("total", "event_count"),
             rows=chunk,
         )
-    return new_totals
+    return written

@@ -499,6 +499,7 @@ def _import_chunk(
                 "idempotency_key": keys,
             },
             conflict=IDEMPOTENCY_CONFLICT,
+            returning=(),  # only how many: the usual answer is "all of them"
         )
         result.duplicates += len(ids) - len(returned)
         result.imported += len(returned)
@@ -506,13 +507,15 @@ def _import_chunk(
         if len(returned) == len(ids):
             contributions: Iterable[Contribution] = zip(*columns, strict=True)
         else:
-            inserted = {event_id for (event_id,) in returned}
+            # Some lines were duplicates: the new events are those whose fresh ids are in
+            # the log now (no other writer can have used them).
+            inserted = set(Event.objects.filter(pk__in=ids).values_list("pk", flat=True).iterator())
             contributions = [
                 contribution
                 for event_id, contribution in zip(ids, zip(*columns, strict=True), strict=True)
                 if event_id in inserted
             ]
-        apply_contributions(tenant.pk, contributions)
+        apply_contributions(tenant.pk, contributions, new_totals=False)
 
 
 class _UserCache:

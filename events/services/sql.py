@@ -212,6 +212,20 @@ def _execute(sql: str, params: list[Any], fetch: bool) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in cursor.fetchall()] if fetch else []
 
 
+def _execute_count(sql: str, params: list[Any]) -> int:
+    """Run a statement like `_execute`; return how many rows it wrote."""
+    if "%b" not in sql:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    import psycopg
+
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
 def insert_rows_ignoring_conflict(
     model: type[models.Model],
     *,
@@ -249,7 +263,8 @@ def insert_columns_ignoring_conflict(
 ) -> list[tuple[Any, ...]]:
     """`insert_rows_ignoring_conflict` for rows given column-wise: `columns` maps field
     names to their values (lists of one length), `constants` fields to the one value
-    every row has."""
+    every row has. With no `returning` columns, one empty tuple per row inserted (the
+    count alone, which costs the database and Python nothing per row)."""
     constants = constants or {}
     names = list(columns)
     values = list(columns.values())
@@ -269,12 +284,11 @@ def insert_columns_ignoring_conflict(
     for start in range(0, count, per_statement):
         part = [column[start : start + per_statement] for column in values]
         source, params = _columns_source(model, constants, names, part)
-        returned = _execute(
-            f"INSERT INTO {table} ({column_sql}) {source} "
-            f"ON CONFLICT {conflict} DO NOTHING RETURNING {back_sql}",
-            params,
-            fetch=True,
-        )
+        sql = f"INSERT INTO {table} ({column_sql}) {source} ON CONFLICT {conflict} DO NOTHING"
+        if not returning:
+            out.extend([()] * _execute_count(sql, params))
+            continue
+        returned = _execute(f"{sql} RETURNING {back_sql}", params, fetch=True)
         out.extend(
             tuple(f.to_python(v) for f, v in zip(back, row, strict=True)) for row in returned
         )

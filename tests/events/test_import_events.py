@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection, transaction
 
 from events.models import (
     DailyAttributeRollup,
@@ -427,3 +429,72 @@ def test_large_chunks_give_the_same_state_as_small_ones(owner, second_tenant, tm
     # and a replay (one chunk of 300 events) rebuilds exactly the imported rows
     derived_state_replay(tenant=owner.tenant)
     assert derived_state(owner.tenant) == state
+
+
+def test_a_partly_imported_file_adds_only_its_new_lines_in_one_large_chunk(
+    owner, second_tenant, tmp_path
+):
+    """An interrupted import finished by a re-run, with old and new lines in one chunk
+    (the array path on PostgreSQL): the same state as importing the file once."""
+    items = [
+        {
+            "key": "words",
+            "user": {"id": f"u{i % 20}"},
+            "value": i,
+            "timestamp": (datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=7 * i)).isoformat(),
+        }
+        for i in range(200)
+    ]
+    first_half = write_lines(tmp_path / "half.jsonl", items[:100])
+    whole = write_lines(tmp_path / "whole.jsonl", items)
+
+    run_import(first_half, owner.tenant, "--batch-size", "1000")
+    out, _ = run_import(whole, owner.tenant, "--batch-size", "1000")
+    run_import(whole, second_tenant, "--batch-size", "1000")
+
+    assert "Imported 100 events" in out and "100 skipped as duplicates" in out
+    assert Event.objects.filter(tenant=owner.tenant).count() == 200
+    assert derived_state(owner.tenant) == derived_state(second_tenant)
+    assert event_log(owner.tenant) == event_log(second_tenant)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_import_waits_for_a_lock_held_on_its_users_and_counts_once(owner, words, tmp_path):
+    """A replay locks the users it rebuilds (SELECT ... FOR UPDATE); an import chunk locks
+    its existing users before inserting their events, so it waits for the replay to
+    commit instead of adding events the replay might count again."""
+    path = write_lines(tmp_path / "e.jsonl", [{"key": "words", "user": {"id": "ann"}, "value": 2}])
+    run_import(path, owner.tenant)
+    ann = EndUser.objects.get(tenant=owner.tenant, external_id="ann")
+    later = write_lines(
+        tmp_path / "later.jsonl", [{"key": "words", "user": {"id": "ann"}, "value": 3}]
+    )
+    finished = threading.Event()
+
+    def import_later() -> None:
+        try:
+            run_import(later, owner.tenant)
+        finally:
+            connection.close()
+            finished.set()
+
+    with transaction.atomic():
+        # What a replay of ann does first; held until this block ends.
+        EndUser.objects.select_for_update().get(pk=ann.pk)
+        importer = threading.Thread(target=import_later, daemon=True)
+        importer.start()
+        assert not finished.wait(1), "the import must wait for the lock on its user"
+        # ... and wait before writing anything: at the lock of the chunk's users (the
+        # events' foreign-key checks would only wait at commit, after the rollups).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()"
+            )
+            waiting = [query for (query,) in cursor.fetchall()]
+        assert len(waiting) == 1 and "FROM events_enduser" in waiting[0], waiting
+        assert "FOR UPDATE" in waiting[0]
+    assert finished.wait(30)
+    total = MetricTotal.objects.get(user=ann, metric=words)
+    assert (total.total, total.event_count) == (Decimal(5), 2)
