@@ -535,7 +535,10 @@ class EndUserAdmin(admin.ModelAdmin):
 
     @admin.display(description="events")
     def events(self, obj: EndUser) -> str:
-        return _events_link(f"user__id__exact={obj.pk}", "event log →")
+        # With the tenant: the log's (tenant, user, timestamp) index serves it.
+        return _events_link(
+            f"tenant__id__exact={obj.tenant_id}&user__id__exact={obj.pk}", "event log →"
+        )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -589,7 +592,10 @@ class EventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="user", ordering="user__external_id")
     def user_link(self, obj: Event) -> str:
-        return _events_link(f"user__id__exact={obj.user_id}", obj.user.external_id)
+        return _events_link(
+            f"tenant__id__exact={obj.tenant_id}&user__id__exact={obj.user_id}",
+            obj.user.external_id,
+        )
 
     @admin.display(description="metric", ordering="metric__key")
     def metric_key(self, obj: Event) -> str:
