@@ -111,6 +111,15 @@ def main() -> None:
                 "",
             ),
             (
+                "import peak memory, all its processes (PSS, MiB)",
+                f"{imp['peak_tree_pss_kib'] / 1024:.0f}" if "peak_tree_pss_kib" in imp else "n/a",
+                f"{copy['peak_tree_pss_kib'] / 1024:.0f}"
+                if copy and "peak_tree_pss_kib" in copy
+                else "n/a",
+                "",
+                "",
+            ),
+            (
                 "import wall time (s)",
                 f"{imp['seconds']:.1f}",
                 f"{copy['seconds']:.1f}" if copy else "n/a",
