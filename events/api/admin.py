@@ -36,7 +36,7 @@ from ..services.admin_config import Change, Issue
 from ..services.batches import MAX_BATCH_ITEMS, batch_accept
 from ..services.events import EventInput
 from .auth import ApiContext, tenant_of
-from .errors import _first_error
+from .errors import first_error
 from .openapi import TENANT_HEADER, errors, ref
 from .serializers import EventBodySerializer, StrictCharField, iso
 
@@ -57,7 +57,7 @@ def bulk_items(data: Any, *, maximum: int = MAX_BULK_ITEMS) -> list[Any]:
 
 
 def _issue_message(detail: Any) -> str:
-    return _first_error(detail)[0]
+    return first_error(detail)[0]
 
 
 def parse_creates(

@@ -18,17 +18,17 @@ from ..exceptions import ApiError
 UNPROCESSABLE = "unprocessable"
 
 
-def _first_error(detail: Any, path: str = "") -> tuple[str, str]:
+def first_error(detail: Any, path: str = "") -> tuple[str, str]:
     """Return (message naming the field, code) for the first error in a DRF detail tree."""
     if isinstance(detail, dict):
         for key, value in detail.items():
             name = "" if key == "non_field_errors" else str(key)
-            return _first_error(value, f"{path}.{name}" if path and name else (name or path))
+            return first_error(value, f"{path}.{name}" if path and name else (name or path))
     if isinstance(detail, list):
         for index, value in enumerate(detail):
             if isinstance(value, dict | list):
-                return _first_error(value, f"{path}[{index}]" if path else f"[{index}]")
-            return _first_error(value, path)
+                return first_error(value, f"{path}[{index}]" if path else f"[{index}]")
+            return first_error(value, path)
         return (f"{path}: invalid" if path else "invalid", "invalid")
     message = str(detail)
     code = getattr(detail, "code", None) or "invalid"
@@ -45,7 +45,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ApiError):
         return error_response(exc.message, exc.status_code)
     if isinstance(exc, exceptions.ValidationError):
-        message, code = _first_error(exc.detail)
+        message, code = first_error(exc.detail)
         status_code = (
             status.HTTP_422_UNPROCESSABLE_ENTITY
             if code == UNPROCESSABLE
@@ -65,7 +65,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return error_response("Rate limit exceeded", status.HTTP_429_TOO_MANY_REQUESTS, headers)
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail
-        message = str(detail) if not isinstance(detail, dict | list) else _first_error(detail)[0]
+        message = str(detail) if not isinstance(detail, dict | list) else first_error(detail)[0]
         return error_response(message, exc.status_code)
     return None  # unexpected: let Django log it and answer 500 (json_server_error below)
 

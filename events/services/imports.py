@@ -47,7 +47,7 @@ from django.utils import timezone
 from rest_framework import serializers
 from rest_framework.fields import SkipField, empty
 
-from ..api.errors import _first_error
+from ..api.errors import first_error
 from ..api.serializers import EventBodySerializer, StrictCharField
 from ..exceptions import ApiError
 from ..ids import uuid7
@@ -56,7 +56,7 @@ from ..selectors.config import TenantConfig, tenant_config
 from .derived import Contribution, apply_contributions
 from .events import IDEMPOTENCY_CONFLICT, EventInput, validate_event
 from .sql import insert_columns_ignoring_conflict, insert_rows_ignoring_conflict
-from .users import UserInput, _apply, _new_user, _validate
+from .users import UserInput, apply_user_changes, new_user, validate_user_changes
 
 DEFAULT_BATCH_SIZE = 5000
 # Invalid lines kept in the result (all are counted and passed to `on_invalid`), so a
@@ -236,7 +236,7 @@ def _parse(
         )
         metric = validate_event(config=config, data=data, now=now)
     except serializers.ValidationError as exc:
-        raise ValueError(_first_error(exc.detail)[0]) from None
+        raise ValueError(first_error(exc.detail)[0]) from None
     except ApiError as exc:
         raise ValueError(exc.message) from None
     return (
@@ -442,15 +442,15 @@ def _import_chunk(
             changes = user_input.changes
             if changes:
                 try:
-                    _validate(config, changes, user)
+                    validate_user_changes(config, changes, user)
                 except ApiError as exc:
                     errors.append(LineError(number, exc.message))
                     continue
             if user is None:
-                user = _new_user(tenant, user_input, now)
+                user = new_user(tenant, user_input, now)
                 users[external_id] = new_users[external_id] = user
             elif changes and (external_id, id(user_input)) not in noop:
-                changed = _apply(user, changes)
+                changed = apply_user_changes(user, changes)
                 if changed:
                     user.updated = now
                     if external_id not in new_users:
@@ -581,7 +581,7 @@ def _load_users(
         for key, user_input in inputs.items():
             if not user_input.changes or (external_id, key) in cache.noop:
                 continue
-            if _apply(copy.copy(current), user_input.changes):
+            if apply_user_changes(copy.copy(current), user_input.changes):
                 to_lock.append(current.pk)
                 break
             cache.noop[(external_id, key)] = user_input

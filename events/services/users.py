@@ -45,7 +45,12 @@ def invalid_attribute_keys_message(keys: list[str]) -> str:
     )
 
 
-def _validate(config: TenantConfig, changes: dict[str, Any], existing: EndUser | None) -> None:
+def validate_user_changes(
+    config: TenantConfig, changes: dict[str, Any], existing: EndUser | None
+) -> None:
+    """Raise BadRequest when `changes` (to `existing`, or to a new user when None) name an
+    undeclared user attribute or subscribe a user who has no email. Shared by the API
+    paths and import_events."""
     attributes = changes.get("attributes") or {}
     unknown = [k for k in attributes if k not in config.user_attribute_keys]
     if unknown:
@@ -56,7 +61,7 @@ def _validate(config: TenantConfig, changes: dict[str, Any], existing: EndUser |
             raise BadRequest("subscribeToEmails: cannot be true for a user without an email.")
 
 
-def _apply(user: EndUser, changes: dict[str, Any]) -> list[str]:
+def apply_user_changes(user: EndUser, changes: dict[str, Any]) -> list[str]:
     """Apply `changes` to `user` in memory; return the names of fields that changed."""
     changed: list[str] = []
     for name, value in changes.items():
@@ -73,9 +78,10 @@ def _apply(user: EndUser, changes: dict[str, Any]) -> list[str]:
     return changed
 
 
-def _new_user(tenant: Tenant, data: UserInput, now: datetime) -> EndUser:
+def new_user(tenant: Tenant, data: UserInput, now: datetime) -> EndUser:
+    """An unsaved user of `tenant` with the fields of `data` applied."""
     user = EndUser(tenant=tenant, external_id=data.external_id, created=now, updated=now)
-    _apply(user, data.changes)
+    apply_user_changes(user, data.changes)
     return user
 
 
@@ -84,7 +90,7 @@ def _update(
 ) -> EndUser:
     """Apply the changes that differ. `locked` says `user` was read under its row lock in
     this transaction, so it is current and needs no locked re-read."""
-    _validate(config, data.changes, user)
+    validate_user_changes(config, data.changes, user)
     if not any(
         getattr(user, n) != v
         if n != "attributes"
@@ -95,7 +101,7 @@ def _update(
     # Change it under a row lock: attributes are merged, and two concurrent updates of
     # different keys must not overwrite each other.
     current = user if locked else EndUser.objects.select_for_update().get(pk=user.pk)
-    changed = _apply(current, data.changes)
+    changed = apply_user_changes(current, data.changes)
     if changed:
         current.updated = now
         current.save(update_fields=[*changed, "updated"])
@@ -117,8 +123,8 @@ def user_get_or_create(
     else:
         user = users.first()
     if user is None:
-        _validate(config, data.changes, None)
-        candidate = _new_user(tenant, data, now)
+        validate_user_changes(config, data.changes, None)
+        candidate = new_user(tenant, data, now)
         new_id = insert_ignoring_conflict(candidate, conflict="(tenant_id, external_id)")
         if new_id is not None:
             candidate.pk = new_id
@@ -131,8 +137,8 @@ def user_get_or_create(
 @transaction.atomic
 def user_create(*, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime) -> EndUser:
     """POST /users: create, or 422 if the id is taken (an explicit create never upserts)."""
-    _validate(config, data.changes, None)
-    candidate = _new_user(tenant, data, now)
+    validate_user_changes(config, data.changes, None)
+    candidate = new_user(tenant, data, now)
     new_id = insert_ignoring_conflict(candidate, conflict="(tenant_id, external_id)")
     if new_id is None:
         raise Unprocessable(f"id: a user with id {data.external_id!r} already exists.")
