@@ -24,7 +24,7 @@ install: $(STAMP)
 run: $(STAMP)
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
-	$(DEMO_ENV) $(PY) manage.py load_demo
+	$(DEMO_ENV) $(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: lint, then the whole test suite (SQLite unless DATABASE_URL says otherwise)
