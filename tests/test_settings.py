@@ -34,6 +34,9 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
         ({}, "SECRET_KEY"),
         ({"SECRET_KEY": "x", "DEBUG": "maybe"}, "DEBUG"),
         ({"SECRET_KEY": "x", "DATABASE_URL": "mysql://db/x"}, "DATABASE_URL"),
+        ({"SECRET_KEY": "x", "RATE_LIMIT_WRITES": "lots"}, "RATE_LIMIT_WRITES"),
+        ({"SECRET_KEY": "x", "RATE_LIMIT_READS": "5/fortnight"}, "RATE_LIMIT_READS"),
+        ({"SECRET_KEY": "x", "CACHE_URL": "memcached://c:11211"}, "CACHE_URL"),
         (
             {"SECRET_KEY": "x", "DATABASE_CONN_MAX_AGE": "soon", "DATABASE_URL": "postgres://h/db"},
             "DATABASE_CONN_MAX_AGE",

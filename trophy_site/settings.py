@@ -50,6 +50,17 @@ def env_int(name: str, default: int) -> int:
         ) from None
 
 
+def env_rate(name: str) -> str:
+    """A DRF throttle rate ("5/s", "300/m", "10000/d"), or "" for none."""
+    raw = os.environ.get(name, "").strip()
+    count, _, period = raw.partition("/")
+    if raw and not (count.isdigit() and period[:1] in {"s", "m", "h", "d"}):
+        raise ImproperlyConfigured(
+            f"Environment variable {name}={raw!r} is not a rate such as 5/s, 300/m or 10000/d."
+        )
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -168,6 +179,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "events.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["events.api.throttling.OrganizationRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }
@@ -204,6 +216,23 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
+
+# Optional per-organization rate limits (events/api/throttling.py): a DRF rate such as
+# "5/s" (Trophy's tier 1) or "50/s" (tier 2); empty means no limit.
+RATE_LIMIT_WRITES = env_rate("RATE_LIMIT_WRITES")
+RATE_LIMIT_READS = env_rate("RATE_LIMIT_READS")
+
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+elif CACHE_URL:
+    raise ImproperlyConfigured(
+        f"Environment variable CACHE_URL={CACHE_URL!r} is not supported: use redis://host:6379/1."
+    )
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # How often an API key's last_used column may be written: at most once per interval, so
 # a key used 1,000 times a second does not turn every read into a write.

@@ -70,6 +70,8 @@ def event_response_json(outcome: EventOutcome) -> dict[str, Any]:
 
 
 class MetricEventView(APIView):
+    rate_limit_tier = "writes"  # Trophy's tier 1
+
     @extend_schema(
         operation_id="metrics_event_create",
         request={"application/json": EVENT_REQUEST},

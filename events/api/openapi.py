@@ -41,10 +41,11 @@ ERROR = OpenApiResponse(response=ref("ErrorBody"), description="Error")
 
 
 def errors(*codes: int) -> dict[int, OpenApiResponse]:
-    """Error responses with the `{"error": ...}` body. 400 and 401 are on every endpoint:
-    any request can be malformed (Django itself answers 400 for a Host header outside
-    ALLOWED_HOSTS before a view runs) or lack a valid key."""
-    return {code: ERROR for code in sorted({400, 401, *codes})}
+    """Error responses with the `{"error": ...}` body. 400, 401 and 429 are on every
+    endpoint: any request can be malformed (Django itself answers 400 for a Host header
+    outside ALLOWED_HOSTS before a view runs), lack a valid key, or exceed an optional
+    rate limit (events/api/throttling.py)."""
+    return {code: ERROR for code in sorted({400, 401, 429, *codes})}
 
 
 TENANT_HEADER = OpenApiParameter(
