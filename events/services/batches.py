@@ -31,7 +31,7 @@ from ..models import EventBatch, Tenant
 from ..models.log import BatchStatus
 from ..selectors.config import TenantConfig, tenant_config
 from .events import EventInput, event_record, validate_event
-from .users import UserInput, invalid_attribute_keys_message
+from .users import UserInput, check_user_attribute_keys
 
 logger = logging.getLogger(__name__)
 
@@ -56,10 +56,10 @@ def batch_validate(*, config: TenantConfig, items: Sequence[EventInput], now: da
     for index, item in enumerate(items):
         try:
             validate_event(config=config, data=item, now=now)
-            user_attributes = item.user.changes.get("attributes") or {}
-            unknown = [k for k in user_attributes if k not in config.user_attribute_keys]
-            if unknown:
-                raise BadRequest("user.attributes: " + invalid_attribute_keys_message(unknown))
+            try:
+                check_user_attribute_keys(config, item.user.changes)
+            except BadRequest as error:
+                raise BadRequest(f"user.attributes: {error.message}") from None
         except ApiError as error:
             raise _with_index(error, index) from None
 

@@ -45,16 +45,21 @@ def invalid_attribute_keys_message(keys: list[str]) -> str:
     )
 
 
+def check_user_attribute_keys(config: TenantConfig, changes: dict[str, Any]) -> None:
+    """Raise BadRequest when `changes` set a user attribute the tenant has not declared."""
+    attributes = changes.get("attributes") or {}
+    unknown = [k for k in attributes if k not in config.user_attribute_keys]
+    if unknown:
+        raise BadRequest(invalid_attribute_keys_message(unknown))
+
+
 def validate_user_changes(
     config: TenantConfig, changes: dict[str, Any], existing: EndUser | None
 ) -> None:
     """Raise BadRequest when `changes` (to `existing`, or to a new user when None) name an
     undeclared user attribute or subscribe a user who has no email. Shared by the API
     paths and import_events."""
-    attributes = changes.get("attributes") or {}
-    unknown = [k for k in attributes if k not in config.user_attribute_keys]
-    if unknown:
-        raise BadRequest(invalid_attribute_keys_message(unknown))
+    check_user_attribute_keys(config, changes)
     if changes.get("subscribe_to_emails") is True:
         email = changes.get("email", existing.email if existing else None)
         if not email:
