@@ -38,7 +38,7 @@ from ..services.events import EventInput
 from .auth import ApiContext, tenant_of
 from .errors import first_error
 from .openapi import TENANT_HEADER, errors, ref
-from .serializers import EventBodySerializer, StrictCharField, iso
+from .serializers import BatchEventSerializer, StrictCharField, iso
 
 MAX_BULK_ITEMS = 100
 
@@ -511,33 +511,14 @@ class TenantDetailView(APIView):
 # -- batch events ------------------------------------------------------------------------
 
 
-class BatchEventItemSerializer(EventBodySerializer):
-    """Trophy's `BatchMetricEvent`: a single event's body plus the metric `key` and an
-    optional `idempotencyKey` (and our `timestamp` extension, inherited)."""
-
-    key = StrictCharField(max_length=255)
-    idempotencyKey = StrictCharField(max_length=255, required=False)
-
-    def event_input(self) -> EventInput:
-        data = self.validated_data
-        return EventInput(
-            metric_key=data["key"],
-            user=data["user"],
-            value=data["value"],
-            attributes=data.get("attributes", {}),
-            timestamp=data.get("timestamp"),
-            idempotency_key=data.get("idempotencyKey"),
-        )
-
-
 def parse_batch(items: list[Any]) -> list[EventInput]:
     """Every item parsed, or a 400/422 naming the first bad item's index and field."""
     parsed: list[EventInput] = []
     for index, item in enumerate(items):
-        serializer = BatchEventItemSerializer(data=item)
+        serializer = BatchEventSerializer(data=item)
         if not serializer.is_valid():
             raise serializers.ValidationError({f"[{index}]": serializer.errors})
-        parsed.append(serializer.event_input())
+        parsed.append(BatchEventSerializer.event_input(serializer.validated_data))
     return parsed
 
 

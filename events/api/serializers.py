@@ -17,6 +17,7 @@ from rest_framework import serializers
 
 from ..models import EndUser
 from ..numbers import MAX_ABS_VALUE, to_decimal
+from ..services.events import EventInput
 from ..services.users import NOTIFICATION_TYPES, UserInput
 from .errors import UNPROCESSABLE
 
@@ -162,6 +163,27 @@ class EventBodySerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 detail["user"] if isinstance(detail, dict) else detail
             ) from None
+
+
+class BatchEventSerializer(EventBodySerializer):
+    """Trophy's `BatchMetricEvent` (a batch item, an `import_events` line): a single event's
+    body plus the metric `key` and the `idempotencyKey` that a single event carries in its
+    path and headers."""
+
+    key = StrictCharField(max_length=255)
+    idempotencyKey = StrictCharField(required=False, min_length=1, max_length=255)
+
+    @staticmethod
+    def event_input(data: dict[str, Any]) -> EventInput:
+        """The service input for validated data."""
+        return EventInput(
+            metric_key=data["key"],
+            user=data["user"],
+            value=data["value"],
+            attributes=data.get("attributes", {}),
+            timestamp=data.get("timestamp"),
+            idempotency_key=data.get("idempotencyKey"),
+        )
 
 
 class NotificationPreferencesSerializer(serializers.Serializer):

@@ -158,6 +158,8 @@ BAD_ITEMS = [
     ),
     pytest.param(event(timestamp="2999-01-01T00:00:00Z"), 422, "[2]: timestamp", id="future"),
     pytest.param(event(idempotencyKey=5), 400, "[2].idempotencyKey", id="numeric-key"),
+    # the same rule as an import_events line: one serializer serves both
+    pytest.param(event(idempotencyKey=""), 400, "[2].idempotencyKey", id="empty-key"),
     pytest.param("event", 400, "[2]", id="not-an-object"),
 ]
 
