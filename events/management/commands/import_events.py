@@ -2,14 +2,13 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from events.models import Tenant
+from events.management.tenant_options import add_tenant_arguments, tenant_from_options
 from events.services.imports import DEFAULT_BATCH_SIZE, LineError, events_import
 
 HELP = """Import metric events from a JSON Lines file (backfill).
@@ -53,9 +52,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="JSON Lines file, one event per line ('-' for stdin)")
-        parser.add_argument("--tenant", help="the tenant's id (UUID)")
-        parser.add_argument("--organization", help="an organization id (UUID), with --customer-id")
-        parser.add_argument("--customer-id", help="the tenant's customerId in --organization")
+        add_tenant_arguments(parser)
         parser.add_argument(
             "--batch-size",
             type=int,
@@ -65,11 +62,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = resolve_tenant(
-            tenant=options["tenant"],
-            organization=options["organization"],
-            customer_id=options["customer_id"],
-        )
+        tenant = tenant_from_options(options)
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         path = options["file"]
@@ -114,39 +107,3 @@ class Command(BaseCommand):
             f"{result.invalid} invalid, {result.users_created} new users, "
             f"{result.lines} lines read."
         )
-
-
-def resolve_tenant(
-    *, tenant: str | None, organization: str | None, customer_id: str | None
-) -> Tenant:
-    """The tenant named by `--tenant UUID` or `--organization UUID --customer-id CID`;
-    CommandError naming what is wrong otherwise."""
-    if tenant and (organization or customer_id):
-        raise CommandError("Give either --tenant or --organization with --customer-id, not both.")
-    if tenant:
-        try:
-            tenant_id = uuid.UUID(tenant)
-        except ValueError:
-            raise CommandError(f"--tenant {tenant!r} is not a tenant id (a UUID).") from None
-        found = Tenant.objects.filter(pk=tenant_id).first()
-        if found is None:
-            raise CommandError(f"No tenant with id {tenant}.")
-        return found
-    if organization and customer_id:
-        try:
-            organization_id = uuid.UUID(organization)
-        except ValueError:
-            raise CommandError(
-                f"--organization {organization!r} is not an organization id (a UUID)."
-            ) from None
-        found = Tenant.objects.filter(
-            organization_id=organization_id, customer_id=customer_id
-        ).first()
-        if found is None:
-            raise CommandError(
-                f"No tenant with customer id {customer_id!r} in organization {organization}."
-            )
-        return found
-    if organization or customer_id:
-        raise CommandError("--organization and --customer-id must be given together.")
-    raise CommandError("Name the tenant: --tenant UUID, or --organization UUID --customer-id CID.")

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from events.management.commands.import_events import resolve_tenant
+from events.management.tenant_options import add_tenant_arguments, tenant_from_options
 from events.models import EndUser, Event
 from events.services.replay import derived_state_replay
 
@@ -18,18 +18,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--tenant", help="the tenant's id (UUID)")
-        parser.add_argument("--organization", help="an organization id (UUID), with --customer-id")
-        parser.add_argument("--customer-id", help="the tenant's customerId in --organization")
+        add_tenant_arguments(parser)
         parser.add_argument("--user", help="replay only this user (the integrator's user id)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tenant = resolve_tenant(
-            tenant=options["tenant"],
-            organization=options["organization"],
-            customer_id=options["customer_id"],
-        )
+        tenant = tenant_from_options(options)
         user = None
         if options["user"] is not None:
             user = EndUser.objects.filter(tenant=tenant, external_id=options["user"]).first()
