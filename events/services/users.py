@@ -26,7 +26,6 @@ USER_FOR_UPDATE = PreparedQuery(
     fields=[EndUser._meta.get_field("tenant"), EndUser._meta.get_field("external_id")],
 )
 
-EDITABLE_FIELDS = ("email", "name", "tz", "device_tokens", "subscribe_to_emails", "attributes")
 NOTIFICATION_TYPES = ("achievement_completed", "recap", "reactivation", "streak_reminder")
 
 
