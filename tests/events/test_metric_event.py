@@ -214,3 +214,18 @@ def test_missing_or_invalid_key_is_401(client, words):
         URL.format("words"), {}, content_type="application/json", HTTP_X_API_KEY="abcdefgh.nope"
     )
     assert response.status_code == 401 and response.json() == {"error": "Invalid API key."}
+
+
+def test_timestamp_without_an_offset_is_400_and_an_offset_is_honoured(api, words):
+    naive = post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": "2026-01-01T23:30:00"})
+    assert naive.status_code == 400 and "timestamp" in naive.json()["error"]
+    assert Event.objects.count() == 0
+
+    # 23:30 at UTC-05:00 is 04:30 UTC the next day; a UTC user's local date is that day.
+    ok = post(
+        api, body={"user": {"id": "u1"}, "value": 1, "timestamp": "2026-01-01T23:30:00-05:00"}
+    )
+    assert ok.status_code == 201
+    event = Event.objects.get()
+    assert event.timestamp == datetime(2026, 1, 2, 4, 30, tzinfo=UTC)
+    assert event.local_date.isoformat() == "2026-01-02"
