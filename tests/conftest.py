@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
+import types
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +19,21 @@ from events.selectors.config import clear_config_cache
 from events.services.organizations import organization_create
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# schemathesis' pytest plugin imports its report writers at session end, when a live
+# server's request threads may still be finishing. Bytecode is not cached here
+# (PYTHONDONTWRITEBYTECODE=1 on these machines), so pytest compiles (assertion-rewrites)
+# those modules then, with other threads running, and CPython 3.11's AST validator can
+# fail with "AST constructor recursion depth mismatch" (seen in CI). Import them now,
+# before any thread starts; the optional allure writer (its `allure_commons` is not
+# installed) is registered as an empty module, so the session-end import fails fast with
+# the ImportError schemathesis expects instead of compiling it again.
+for _writer in ("html.writer", "junitxml", "allure"):
+    _name = f"schemathesis.reporting.{_writer}"
+    try:
+        importlib.import_module(_name)
+    except ImportError:
+        sys.modules[_name] = types.ModuleType(_name)
 
 
 def pytest_runtest_setup(item: Any) -> None:
