@@ -7,16 +7,29 @@ import uuid
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
+from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import connection, models
 
 from ..models import DailyAttributeRollup, DailyRollup, MetricTotal
-from .sql import UNNEST_ROWS, upsert_add
+from .sql import (
+    UNNEST_ROWS,
+    insert_ignoring_conflict_statement,
+    insert_then,
+    upsert_add,
+    upsert_add_statement,
+)
 
 ZERO = Decimal(0)
 
 # Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 CHUNK = 2000
+
+TOTAL_KEYS = ("user", "metric")
+DAILY_KEYS = ("user", "metric", "local_date")
+ATTRIBUTE_KEYS = ("user", "metric", "local_date", "attribute_key", "attribute_value")
+SUMS = ("total", "event_count")
+TOTAL_RETURNING = ("user", "metric", "total")
 
 # (user id, metric id, local date, value, event attributes)
 Contribution = tuple[int, uuid.UUID, date, Decimal, dict[str, str]]
@@ -29,18 +42,15 @@ def _chunks(rows: list[tuple]) -> Iterable[list[tuple]]:
         yield rows[start : start + size]
 
 
-def apply_contributions(
-    tenant_id: uuid.UUID, contributions: Iterable[Contribution], *, new_totals: bool = True
-) -> dict[tuple[int, uuid.UUID], Decimal]:
-    """Add events to totals, daily rollups and attribute rollups; return the new total of
-    every (user id, metric id) touched (an empty dict with `new_totals=False`, for a
-    caller that does not need them, such as a bulk import: the same rows are written
-    without reading thousands of totals back).
+class _Upsert(NamedTuple):
+    model: type[models.Model]
+    keys: tuple[str, ...]
+    rows: list[tuple]  # key values then (sum, count), sorted by key
 
-    Contributions are summed in memory first (one row per key and statement, as ON
-    CONFLICT requires) and written in key order, so concurrent writers take row locks in
-    the same order and cannot deadlock.
-    """
+
+def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
+    """The derivation itself: sum the contributions per total, per day and per attribute
+    value, one row per key (as ON CONFLICT requires), each list sorted by key."""
     totals: dict[tuple, list] = {}
     daily: dict[tuple, list] = {}
     by_attribute: dict[tuple, list] = {}
@@ -71,35 +81,74 @@ def apply_contributions(
                 acc[1] += 1
     # The tenant is the same for every row: sent once per statement, and left out of the
     # sort (the order is still (tenant, user, metric, ...), as every writer's).
+    return [
+        _Upsert(MetricTotal, TOTAL_KEYS, sorted((*k, *acc) for k, acc in totals.items())),
+        _Upsert(DailyRollup, DAILY_KEYS, sorted((*k, *acc) for k, acc in daily.items())),
+        _Upsert(
+            DailyAttributeRollup,
+            ATTRIBUTE_KEYS,
+            sorted((*k, *acc) for k, acc in by_attribute.items()),
+        ),
+    ]
+
+
+def _new_totals(rows: Iterable[tuple]) -> dict[tuple[int, uuid.UUID], Decimal]:
+    return {
+        (user_id, uuid.UUID(str(metric_id))): Decimal(str(total))
+        for user_id, metric_id, total in rows
+    }
+
+
+def apply_contributions(
+    tenant_id: uuid.UUID, contributions: Iterable[Contribution], *, new_totals: bool = True
+) -> dict[tuple[int, uuid.UUID], Decimal]:
+    """Add events to totals, daily rollups and attribute rollups; return the new total of
+    every (user id, metric id) touched (an empty dict with `new_totals=False`, for a
+    caller that does not need them, such as a bulk import: the same rows are written
+    without reading thousands of totals back).
+
+    Contributions are summed in memory first (one row per key and statement, as ON
+    CONFLICT requires) and written in key order, so concurrent writers take row locks in
+    the same order and cannot deadlock.
+    """
     tenant = {"tenant": tenant_id}
     written: dict[tuple[int, uuid.UUID], Decimal] = {}
-    rows = sorted((*key, *acc) for key, acc in totals.items())
-    for chunk in _chunks(rows):
-        for user_id, metric_id, total in upsert_add(
-            MetricTotal,
-            constants=tenant,
-            keys=("user", "metric"),
-            sums=("total", "event_count"),
-            rows=chunk,
-            returning=("user", "metric", "total") if new_totals else (),
-        ):
-            written[(user_id, uuid.UUID(str(metric_id)))] = Decimal(str(total))
-    rows = sorted((*key, *acc) for key, acc in daily.items())
-    for chunk in _chunks(rows):
-        upsert_add(
-            DailyRollup,
-            constants=tenant,
-            keys=("user", "metric", "local_date"),
-            sums=("total", "event_count"),
-            rows=chunk,
-        )
-    rows = sorted((*key, *acc) for key, acc in by_attribute.items())
-    for chunk in _chunks(rows):
-        upsert_add(
-            DailyAttributeRollup,
-            constants=tenant,
-            keys=("user", "metric", "local_date", "attribute_key", "attribute_value"),
-            sums=("total", "event_count"),
-            rows=chunk,
-        )
+    for upsert in _sums(contributions):
+        returning = TOTAL_RETURNING if new_totals and upsert.model is MetricTotal else ()
+        for chunk in _chunks(upsert.rows):
+            returned = upsert_add(
+                upsert.model,
+                constants=tenant,
+                keys=upsert.keys,
+                sums=SUMS,
+                rows=chunk,
+                returning=returning,
+            )
+            written.update(_new_totals(returned))
     return written
+
+
+def insert_and_apply(
+    obj: models.Model, *, conflict: str, tenant_id: uuid.UUID, contribution: Contribution
+) -> tuple[Any | None, dict[tuple[int, uuid.UUID], Decimal]]:
+    """Insert `obj` (one event) unless a row conflicts on `conflict` (its idempotency key)
+    and, only if it was inserted, apply its contribution as `apply_contributions` would.
+    Returns the new row's id (None when it was a duplicate, and nothing changed) and the
+    new total. One statement on PostgreSQL (sql.insert_then), so the event path costs one
+    round trip for what would otherwise be three or four."""
+    tenant = {"tenant": tenant_id}
+    then = [
+        upsert_add_statement(
+            upsert.model,
+            constants=tenant,
+            keys=upsert.keys,
+            sums=SUMS,
+            rows=upsert.rows,
+            returning=TOTAL_RETURNING if upsert.model is MetricTotal else (),
+            guard=True,
+        )
+        for upsert in _sums([contribution])
+        if upsert.rows
+    ]
+    new_id, returned = insert_then(insert_ignoring_conflict_statement(obj, conflict=conflict), then)
+    return new_id, _new_totals(returned)

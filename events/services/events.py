@@ -5,11 +5,12 @@ tests/events/test_event_queries.py):
 
 1. read and lock the user (plus one insert when the user is new, one update when the
    event changes the user's fields);
-2. insert the event, skipping it when its idempotency key was seen (then it is a replay);
-3. add the value to the user's metric total (atomic upsert, returns the new total);
-4. add it to the day's rollup (one upsert) and, when the event has attributes, to each
-   attribute value's rollup (one more upsert for all of them);
-5. read the user's active days for the streak (skipped for a user created by this
+2. insert the event, skipping it when its idempotency key was seen (then it is a replay),
+   and only if it was inserted: add the value to the user's metric total (atomic upsert,
+   returns the new total), to the day's rollup and, when the event has attributes, to
+   each attribute value's rollup. One statement on PostgreSQL (derived.insert_and_apply);
+   three or four on SQLite;
+3. read the user's active days for the streak (skipped for a user created by this
    event: its only active day is the event's).
 
 Totals and rollups are sums, which commute: an event that arrives late (back-dated
@@ -32,8 +33,7 @@ from ..exceptions import BadRequest, Unprocessable
 from ..models import EndUser, Event, Metric, MetricTotal, Tenant
 from ..selectors.config import TenantConfig
 from ..selectors.streaks import StreakState, current_streak
-from .derived import apply_contributions
-from .sql import insert_ignoring_conflict
+from .derived import insert_and_apply
 from .users import UserInput, invalid_attribute_keys_message, user_get_or_create
 
 MAX_FUTURE = timedelta(minutes=5)
@@ -100,12 +100,14 @@ def event_record(
             received_at=now,
             idempotency_key=data.idempotency_key,
         )
-        inserted = insert_ignoring_conflict(event, conflict=IDEMPOTENCY_CONFLICT)
+        inserted, new_totals = insert_and_apply(
+            event,
+            conflict=IDEMPOTENCY_CONFLICT,
+            tenant_id=tenant.id,
+            contribution=(user.pk, metric.pk, local_date, data.value, data.attributes),
+        )
         if inserted is None:
             return _replay_outcome(tenant, user, metric, data.idempotency_key, now)
-        new_totals = apply_contributions(
-            tenant.id, [(user.pk, metric.pk, local_date, data.value, data.attributes)]
-        )
         streak = current_streak(
             tenant=tenant, user=user, now=now, event_day=local_date, new_user=created
         )

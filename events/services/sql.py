@@ -4,25 +4,86 @@ and tell which they inserted, and additive upserts that return the new value.
 All are `INSERT ... ON CONFLICT` with `RETURNING`, which PostgreSQL and SQLite (3.35+)
 share. Values are encoded as the backend expects, exactly as the ORM would (each model
 field's `get_db_prep_save`; on PostgreSQL, many rows travel as one array per column).
+
+The SQL text of a statement depends only on its shape (model, columns, number of rows,
+backend), so it is built once per shape and cached: the single-event path sends the same
+few statements with new values every time, and building their text (quoting names,
+looking up column types through Django's connection proxy) cost more than encoding the
+values.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
-from django.db import connection, models
-
-
-def _quoted(name: str) -> str:
-    return connection.ops.quote_name(name)
+from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 
-def _column(model: type[models.Model], field_name: str) -> str:
-    field = model._meta.get_field(field_name)
+class Statement(NamedTuple):
+    sql: str
+    params: list[Any]
+    # The form `insert_then` runs inside its CTE, where there is one (see upsert_add_statement).
+    guarded: str | None = None
+
+
+def _db() -> BaseDatabaseWrapper:
+    """The default connection itself (`django.db.connection` is a proxy that looks the
+    connection up again on every attribute access)."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
+def _field(model: type[models.Model], name: str) -> models.Field:
+    field = model._meta.get_field(name)
     assert isinstance(field, models.Field) and field.column is not None
-    return field.column
+    return field
+
+
+def _quoted(db: BaseDatabaseWrapper, field: models.Field) -> str:
+    assert field.column is not None
+    return db.ops.quote_name(field.column)
+
+
+def _quoted_column(db: BaseDatabaseWrapper, model: type[models.Model], name: str) -> str:
+    return _quoted(db, _field(model, name))
+
+
+@lru_cache(maxsize=128)
+def _insert_plan(
+    model: type[models.Model], conflict: str, returning: str, with_pk: bool, vendor: str
+) -> tuple[str, tuple[models.Field, ...]]:
+    db = _db()
+    fields = tuple(
+        f
+        for f in model._meta.concrete_fields
+        if not (isinstance(f, models.AutoField) or (f.primary_key and not with_pk))
+    )
+    columns = ", ".join(_quoted(db, f) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {db.ops.quote_name(model._meta.db_table)} ({columns}) "
+        f"VALUES ({placeholders}) ON CONFLICT {conflict} DO NOTHING "
+        f"RETURNING {db.ops.quote_name(returning)}"
+    )
+    return sql, fields
+
+
+def insert_ignoring_conflict_statement(
+    obj: models.Model, *, conflict: str, returning: str = "id"
+) -> Statement:
+    """The statement `insert_ignoring_conflict` runs: one row, or none when a row
+    conflicts on the `conflict` target; it returns the `returning` column of a new row."""
+    db = _db()
+    model = type(obj)
+    pk = model._meta.pk
+    assert pk is not None
+    with_pk = getattr(obj, pk.attname) is not None
+    sql, fields = _insert_plan(model, conflict, returning, with_pk, db.vendor)
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), db) for f in fields]
+    return Statement(sql, params)
 
 
 def insert_ignoring_conflict(
@@ -31,25 +92,109 @@ def insert_ignoring_conflict(
     """INSERT `obj` unless a row conflicts on the `conflict` target (SQL: the column list,
     plus `WHERE ...` for a partial unique index). Returns the `returning` column of the new
     row, or None when an existing row won (nothing was inserted)."""
-    model = type(obj)
-    fields = [
-        f
-        for f in model._meta.concrete_fields
-        if not (
-            isinstance(f, models.AutoField) or (f.primary_key and getattr(obj, f.attname) is None)
-        )
-    ]
-    columns = ", ".join(_quoted(_column(model, f.name)) for f in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
-    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {_quoted(model._meta.db_table)} ({columns}) VALUES ({placeholders}) "
-        f"ON CONFLICT {conflict} DO NOTHING RETURNING {_quoted(returning)}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    statement = insert_ignoring_conflict_statement(obj, conflict=conflict, returning=returning)
+    with _db().cursor() as cursor:
+        cursor.execute(statement.sql, statement.params)
         row = cursor.fetchone()
     return None if row is None else row[0]
+
+
+def insert_then(insert: Statement, then: Sequence[Statement]) -> tuple[Any | None, list[tuple]]:
+    """Run `insert` (from `insert_ignoring_conflict_statement`) and, only when it inserted
+    its row, the statements `then` (from `upsert_add_statement`, in that order). Returns
+    the inserted row's returned value (None when a conflicting row won and nothing else
+    ran) and the rows the first of `then` returned.
+
+    On PostgreSQL this is one statement, one round trip: `WITH ins AS (insert), s0 AS
+    (then[0] guarded by EXISTS (SELECT 1 FROM ins)), ... SELECT ...`. Each part sees the
+    database as it was before the statement, which is all they need: they write
+    different tables, and the rows they add to are updated under the rows' locks. (A
+    data-modifying CTE is the only way to make the upserts depend on the insert inside
+    one statement; SQLite has none, so there the statements run one by one.)
+    """
+    db = _db()
+    if db.vendor != "postgresql":
+        with db.cursor() as cursor:
+            cursor.execute(insert.sql, insert.params)
+            row = cursor.fetchone()
+            if row is None:
+                return None, []
+            first: list[tuple] = []
+            for i, statement in enumerate(then):
+                cursor.execute(statement.sql, statement.params)
+                if i == 0 and cursor.description is not None:
+                    first = [tuple(r) for r in cursor.fetchall()]
+        return row[0], first
+    params = list(insert.params)
+    for statement in then:
+        if statement.guarded is None:
+            raise ValueError("insert_then needs statements built with guard=True")
+        params.extend(statement.params)
+    returns = bool(then) and " RETURNING " in then[0].sql
+    with db.cursor() as cursor:
+        cursor.execute(_chained(insert.sql, tuple(s.guarded for s in then), returns), params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None, []
+    return rows[0][0], [tuple(r[1:]) for r in rows] if returns else []
+
+
+@lru_cache(maxsize=128)
+def _chained(insert: str, then: tuple[str, ...], returns: bool) -> str:
+    parts = [f"ins AS ({insert})", *(f"s{i} AS ({sql})" for i, sql in enumerate(then))]
+    select = "SELECT ins.*, s0.* FROM ins LEFT JOIN s0 ON true" if returns else "SELECT * FROM ins"
+    return f"WITH {', '.join(parts)} {select}"
+
+
+@lru_cache(maxsize=256)
+def _upsert_sql(
+    model: type[models.Model],
+    constants: tuple[str, ...],
+    keys: tuple[str, ...],
+    sums: tuple[str, ...],
+    returning: tuple[str, ...],
+    source: str,
+    guarded: bool,
+) -> tuple[str, str | None]:
+    db = _db()
+    table = db.ops.quote_name(model._meta.db_table)
+    key_columns = [_quoted_column(db, model, name) for name in (*constants, *keys)]
+    sum_columns = [_quoted_column(db, model, name) for name in sums]
+    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sum_columns)
+    head = f"INSERT INTO {table} ({', '.join((*key_columns, *sum_columns))}) "
+    tail = f" ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
+    if returning:
+        tail += " RETURNING " + ", ".join(_quoted_column(db, model, r) for r in returning)
+    guarded_sql = None
+    if guarded:
+        guarded_sql = f"{head}SELECT * FROM ({source}) AS v WHERE EXISTS (SELECT 1 FROM ins){tail}"
+    return head + source + tail, guarded_sql
+
+
+def upsert_add_statement(
+    model: type[models.Model],
+    *,
+    keys: Sequence[str],
+    sums: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    returning: Sequence[str] = (),
+    constants: Mapping[str, Any] | None = None,
+    guard: bool = False,
+) -> Statement:
+    """The statement `upsert_add` runs (see there). With `guard`, on PostgreSQL, the
+    statement also carries a form whose rows are only written when a CTE named `ins` has
+    a row (for `insert_then`)."""
+    rows = list(rows)
+    constants = constants or {}
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    # For `insert_then` on PostgreSQL each placeholder is cast: a VALUES list that is not
+    # the INSERT's own source does not take its column types from the table.
+    guarded = guard and _db().vendor == "postgresql"
+    source, params = _columns_source(model, constants, (*keys, *sums), columns, typed=guarded)
+    sql, guarded_sql = _upsert_sql(
+        model, tuple(constants), tuple(keys), tuple(sums), tuple(returning), source, guarded
+    )
+    return Statement(sql, params, guarded_sql)
 
 
 def upsert_add(
@@ -72,24 +217,10 @@ def upsert_add(
     rows = list(rows)
     if not rows:
         return []
-    constants = constants or {}
-    table = _quoted(model._meta.db_table)
-    key_columns = [_column(model, name) for name in (*constants, *keys)]
-    sum_columns = [_column(model, name) for name in sums]
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    source, params = _columns_source(model, constants, [*keys, *sums], columns)
-    updates = ", ".join(
-        f"{_quoted(c)} = {table}.{_quoted(c)} + excluded.{_quoted(c)}" for c in sum_columns
+    statement = upsert_add_statement(
+        model, keys=keys, sums=sums, rows=rows, returning=returning, constants=constants
     )
-    sql = (
-        f"INSERT INTO {table} ({', '.join(_quoted(c) for c in (*key_columns, *sum_columns))}) "
-        f"{source} "
-        f"ON CONFLICT ({', '.join(_quoted(c) for c in key_columns)}) "
-        f"DO UPDATE SET {updates}"
-    )
-    if returning:
-        sql += " RETURNING " + ", ".join(_quoted(_column(model, r)) for r in returning)
-    return _execute(sql, params, fetch=bool(returning))
+    return _execute(statement.sql, statement.params, fetch=bool(returning))
 
 
 # Parameters per statement for multi-row inserts: under SQLite's 32,766 and PostgreSQL's
@@ -120,11 +251,46 @@ _NATIVE_TYPES = frozenset(
     }
 )
 
+# How a column's values are encoded in the array form.
+_NATIVE, _JSON, _PREPARED = "native", "json", "prepared"
 
-def _field(model: type[models.Model], name: str) -> models.Field:
-    field = model._meta.get_field(name)
-    assert isinstance(field, models.Field)
-    return field
+
+@lru_cache(maxsize=256)
+def _source_plan(
+    model: type[models.Model],
+    constants: tuple[str, ...],
+    names: tuple[str, ...],
+    count: int,
+    typed: bool,
+    vendor: str,
+) -> tuple[str, tuple[models.Field, ...], tuple[str, ...] | None]:
+    """The SQL of `_columns_source`, its fields (constants then names) and, for the
+    array form, how each is encoded (None for the VALUES form)."""
+    db = _db()
+    fields = tuple(_field(model, name) for name in (*constants, *names))
+    if vendor == "postgresql" and count >= UNNEST_MIN_ROWS and not typed:
+        kinds: list[str] = []
+        scalars: list[str] = []
+        casts: list[str] = []
+        for i, field in enumerate(fields):
+            if _native(field):
+                kind = _NATIVE
+            elif isinstance(field, models.JSONField) and i >= len(constants):
+                kind = _JSON
+            else:
+                kind = _PREPARED
+            kinds.append(kind)
+            if i < len(constants):
+                scalars.append(f"%b::{field.cast_db_type(db)}")
+            elif kind == _JSON:
+                casts.append("%b::text[]::jsonb[]")
+            else:
+                casts.append(f"%b::{field.cast_db_type(db)}[]")
+        select = ", ".join([*scalars, "u.*"])
+        return f"SELECT {select} FROM unnest({', '.join(casts)}) AS u", fields, tuple(kinds)
+    placeholders = [f"%s::{f.cast_db_type(db)}" if typed else "%s" for f in fields]
+    row_sql = "(" + ", ".join(placeholders) + ")"
+    return f"VALUES {', '.join([row_sql] * count)}", fields, None
 
 
 def _columns_source(
@@ -132,45 +298,37 @@ def _columns_source(
     constants: Mapping[str, Any],
     names: Sequence[str],
     columns: list[list[Any]],
+    *,
+    typed: bool = False,
 ) -> tuple[str, list[Any]]:
     """SQL producing rows of the columns `constants` (one value for all rows) then
     `names` (`columns`, one list of values each, all as long), and its params:
     `SELECT const, ... , u.* FROM unnest(%s::type[], ...) AS u` on PostgreSQL for many
-    rows, `VALUES (...), ...` otherwise."""
+    rows, `VALUES (...), ...` otherwise (with `typed`, each placeholder cast to its
+    column's type, for a VALUES list that is not directly an INSERT's source)."""
+    db = _db()
     count = len(columns[0])
-    # Few rows (the single-event path) keep the plain VALUES form and Django's cursor.
-    if connection.vendor == "postgresql" and count >= UNNEST_MIN_ROWS:
-        params: list[Any] = []
-        scalars: list[str] = []
-        for name, value in constants.items():
-            field = _field(model, name)
-            if _native(field):
-                params.append(value)
-            else:
-                params.append(field.get_db_prep_save(value, connection))
-            scalars.append(f"%b::{field.cast_db_type(connection)}")
-        casts: list[str] = []
-        for name, column in zip(names, columns, strict=True):
-            field = _field(model, name)
-            if _native(field):
-                casts.append(f"%b::{field.cast_db_type(connection)}[]")
-            elif isinstance(field, models.JSONField):
-                column = _json_texts(column, field.encoder)
-                casts.append("%b::text[]::jsonb[]")
-            else:
-                column = [field.get_db_prep_save(v, connection) for v in column]
-                casts.append(f"%b::{field.cast_db_type(connection)}[]")
-            params.append(column)
-        select = ", ".join([*scalars, "u.*"])
-        return f"SELECT {select} FROM unnest({', '.join(casts)}) AS u", params
-
-    prep = [_field(model, name).get_db_prep_save for name in (*constants, *names)]
+    sql, fields, kinds = _source_plan(
+        model, tuple(constants), tuple(names), count, typed, db.vendor
+    )
     fixed = list(constants.values())
-    params = []
+    params: list[Any] = []
+    if kinds is not None:
+        # Constants first (one value each), then one array per column.
+        for field, kind, value in zip(fields, kinds, fixed, strict=False):
+            params.append(value if kind == _NATIVE else field.get_db_prep_save(value, db))
+        arrays = zip(fields[len(fixed) :], kinds[len(fixed) :], columns, strict=True)
+        for field, kind, column in arrays:
+            if kind == _JSON:
+                column = _json_texts(column, field.encoder)  # type: ignore[attr-defined]
+            elif kind == _PREPARED:
+                column = [field.get_db_prep_save(v, db) for v in column]
+            params.append(column)
+        return sql, params
+    prep = [f.get_db_prep_save for f in fields]
     for row in zip(*columns, strict=True):
-        params.extend(p(value, connection) for p, value in zip(prep, (*fixed, *row), strict=True))
-    row_sql = "(" + ", ".join(["%s"] * len(prep)) + ")"
-    return f"VALUES {', '.join([row_sql] * count)}", params
+        params.extend(p(value, db) for p, value in zip(prep, (*fixed, *row), strict=True))
+    return sql, params
 
 
 def _native(field: models.Field) -> bool:
@@ -201,13 +359,14 @@ def _execute(sql: str, params: list[Any], fetch: bool) -> list[tuple[Any, ...]]:
     than Django's client-side binding); the statement runs on Django's connection, so in
     its transaction, but bypasses Django's cursor wrapper (query logging)."""
     if "%b" not in sql:
-        with connection.cursor() as cursor:
+        with _db().cursor() as cursor:
             cursor.execute(sql, params)
             return [tuple(r) for r in cursor.fetchall()] if fetch else []
     import psycopg
 
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    db = _db()
+    db.ensure_connection()
+    with psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params)
         return [tuple(r) for r in cursor.fetchall()] if fetch else []
 
@@ -215,13 +374,14 @@ def _execute(sql: str, params: list[Any], fetch: bool) -> list[tuple[Any, ...]]:
 def _execute_count(sql: str, params: list[Any]) -> int:
     """Run a statement like `_execute`; return how many rows it wrote."""
     if "%b" not in sql:
-        with connection.cursor() as cursor:
+        with _db().cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.rowcount
     import psycopg
 
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
+    db = _db()
+    db.ensure_connection()
+    with psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
 
@@ -271,13 +431,14 @@ def insert_columns_ignoring_conflict(
     count = len(values[0]) if values else 0
     if not count:
         return []
-    table = _quoted(model._meta.db_table)
-    column_sql = ", ".join(_quoted(_column(model, name)) for name in (*constants, *names))
+    db = _db()
+    table = db.ops.quote_name(model._meta.db_table)
+    column_sql = ", ".join(_quoted_column(db, model, name) for name in (*constants, *names))
     back = [_field(model, name) for name in returning]
-    back_sql = ", ".join(_quoted(_column(model, name)) for name in returning)
+    back_sql = ", ".join(_quoted_column(db, model, name) for name in returning)
     per_statement = (
         UNNEST_ROWS
-        if connection.vendor == "postgresql"
+        if db.vendor == "postgresql"
         else max(1, MAX_PARAMS // (len(names) + len(constants)))
     )
     out: list[tuple[Any, ...]] = []

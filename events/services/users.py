@@ -121,11 +121,10 @@ def user_get_or_create(
     With `lock`, the user's row stays locked until the transaction ends (a new user's row
     is locked by its own insert), which serialises this user's events against each other
     and against a replay of the user (events.services.replay)."""
-    users = EndUser.objects.filter(tenant=tenant, external_id=data.external_id)
     if lock:
         user = next(iter(USER_FOR_UPDATE.objects(tenant.pk, data.external_id)), None)
     else:
-        user = users.first()
+        user = EndUser.objects.filter(tenant=tenant, external_id=data.external_id).first()
     if user is None:
         validate_user_changes(config, data.changes, None)
         candidate = new_user(tenant, data, now)
@@ -134,6 +133,7 @@ def user_get_or_create(
             candidate.pk = new_id
             return candidate, True
         # Another request created it between our read and our insert.
+        users = EndUser.objects.filter(tenant=tenant, external_id=data.external_id)
         user = (users.select_for_update() if lock else users).get()
     return _update(user, data, config, now, locked=lock), False
 
