@@ -18,6 +18,7 @@ from django.db.models import Sum
 
 from ..models import DailyRollup, EndUser, Tenant
 from ..prepared import PreparedQuery
+from ..services.sql import Read
 
 PAGE = 120  # active days read per query; a longer streak reads further pages
 
@@ -100,6 +101,27 @@ def _state(
     return 0, None, None
 
 
+def first_page_read(*, tenant: Tenant, user: EndUser, now: datetime) -> Read:
+    """The first read `current_streak` makes, for the event path to run inside its write
+    statement (derived.insert_and_apply) and pass back as `first_page_before_event`."""
+    before = user_today(user, tenant, now) + timedelta(days=1)
+    sql, params = ACTIVE_DAYS.statement(tenant.pk, user.pk, before)
+    return Read(sql, params, columns=2)
+
+
+def _with_event(
+    page: list[tuple[date, int]], event_day: date, before: date
+) -> list[tuple[date, int]]:
+    """A first page read before the event was recorded, with the event counted: where the
+    page covers its day (a full page ends at its oldest day; older days are read by the
+    next page, after the event was written)."""
+    if event_day >= before or (len(page) >= PAGE and event_day < page[-1][0]):
+        return page
+    counts = dict(page)
+    counts[event_day] = counts.get(event_day, 0) + 1
+    return sorted(counts.items(), reverse=True)
+
+
 def current_streak(
     *,
     tenant: Tenant,
@@ -107,11 +129,14 @@ def current_streak(
     now: datetime,
     event_day: date | None = None,
     new_user: bool = False,
+    first_page_before_event: list[tuple[Any, ...]] | None = None,
 ) -> StreakState:
     """The user's streak as of `now`. `event_day` is the local date of an event just
     recorded: if it was that day's only event, the streak without that day tells whether
     the event extended it (`extended`). `new_user` says the user was created with that
-    event, in this transaction: its only active day is `event_day`, so nothing is read."""
+    event, in this transaction: its only active day is `event_day`, so nothing is read.
+    `first_page_before_event` is the raw result of `first_page_read`, run with the
+    event's write (before it), which saves that read."""
     today = user_today(user, tenant, now)
     if not user.streak_enabled:
         return StreakState(0, None, today, today, None)
@@ -120,12 +145,22 @@ def current_streak(
     if new_user and event_day is not None:
         # No other transaction can have added events for a user that is not committed yet.
         days = [(event_day, 1)] if event_day < before else []
+    prefetched = first_page_before_event
     while not new_user:
-        page: list[tuple[date, int]] = ACTIVE_DAYS.rows(tenant.pk, user.pk, before)
+        page: list[tuple[date, int]]
+        if prefetched is not None:
+            page = sorted(ACTIVE_DAYS.convert(prefetched), reverse=True)
+            full = len(page) >= PAGE
+            if event_day is not None:
+                page = _with_event(page, event_day, before)
+            prefetched = None
+        else:
+            page = ACTIVE_DAYS.rows(tenant.pk, user.pk, before)
+            full = len(page) >= PAGE
         days.extend(page)
         length, _started, _expires = _state(days, today, None)
         # Another page is only needed when the run reaches the oldest day read so far.
-        if len(page) < PAGE or length < len(days):
+        if not full or length < len(days):
             break
         before = page[-1][0]
     length, started, expires = _state(days, today, None)

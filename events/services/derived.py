@@ -14,6 +14,7 @@ from django.db import connection, models
 from ..models import DailyAttributeRollup, DailyRollup, MetricTotal
 from .sql import (
     UNNEST_ROWS,
+    Read,
     insert_ignoring_conflict_statement,
     insert_then,
     upsert_add,
@@ -40,6 +41,12 @@ def _chunks(rows: list[tuple]) -> Iterable[list[tuple]]:
     size = UNNEST_ROWS if connection.vendor == "postgresql" else CHUNK
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
+
+
+class Applied(NamedTuple):
+    new_id: Any | None  # None: the event was a duplicate, and nothing changed
+    totals: dict[tuple[int, uuid.UUID], Decimal]  # the new total
+    read: list[tuple]  # raw rows of the `read`, as before this event
 
 
 class _Upsert(NamedTuple):
@@ -129,13 +136,18 @@ def apply_contributions(
 
 
 def insert_and_apply(
-    obj: models.Model, *, conflict: str, tenant_id: uuid.UUID, contribution: Contribution
-) -> tuple[Any | None, dict[tuple[int, uuid.UUID], Decimal]]:
+    obj: models.Model,
+    *,
+    conflict: str,
+    tenant_id: uuid.UUID,
+    contribution: Contribution,
+    read: Read | None = None,
+) -> Applied:
     """Insert `obj` (one event) unless a row conflicts on `conflict` (its idempotency key)
-    and, only if it was inserted, apply its contribution as `apply_contributions` would.
-    Returns the new row's id (None when it was a duplicate, and nothing changed) and the
-    new total. One statement on PostgreSQL (sql.insert_then), so the event path costs one
-    round trip for what would otherwise be three or four."""
+    and, only if it was inserted, apply its contribution as `apply_contributions` would
+    and run the SELECT `read`, which sees the derived state as it was before this event.
+    One statement on PostgreSQL (sql.insert_then), so the event path costs one round trip
+    for what would otherwise be four or five."""
     tenant = {"tenant": tenant_id}
     then = [
         upsert_add_statement(
@@ -150,5 +162,5 @@ def insert_and_apply(
         for upsert in _sums([contribution])
         if upsert.rows
     ]
-    new_id, returned = insert_then(insert_ignoring_conflict_statement(obj, conflict=conflict), then)
-    return new_id, _new_totals(returned)
+    result = insert_then(insert_ignoring_conflict_statement(obj, conflict=conflict), then, read)
+    return Applied(result.new_id, _new_totals(result.returned), result.read)

@@ -32,7 +32,7 @@ from django.db.models import Subquery
 from ..exceptions import BadRequest, Unprocessable
 from ..models import EndUser, Event, Metric, MetricTotal, Tenant
 from ..selectors.config import TenantConfig
-from ..selectors.streaks import StreakState, current_streak
+from ..selectors.streaks import StreakState, current_streak, first_page_read
 from .derived import insert_and_apply
 from .users import UserInput, invalid_attribute_keys_message, user_get_or_create
 
@@ -100,22 +100,29 @@ def event_record(
             received_at=now,
             idempotency_key=data.idempotency_key,
         )
-        inserted, new_totals = insert_and_apply(
+        applied = insert_and_apply(
             event,
             conflict=IDEMPOTENCY_CONFLICT,
             tenant_id=tenant.id,
             contribution=(user.pk, metric.pk, local_date, data.value, data.attributes),
+            # The streak's read, in the same statement (a new user has nothing to read).
+            read=None if created else first_page_read(tenant=tenant, user=user, now=now),
         )
-        if inserted is None:
+        if applied.new_id is None:
             return _replay_outcome(tenant, user, metric, data.idempotency_key, now)
         streak = current_streak(
-            tenant=tenant, user=user, now=now, event_day=local_date, new_user=created
+            tenant=tenant,
+            user=user,
+            now=now,
+            event_day=local_date,
+            new_user=created,
+            first_page_before_event=None if created else applied.read,
         )
     return EventOutcome(
         event_id=str(event.id),
         metric=metric,
         user=user,
-        total=new_totals[(user.pk, metric.pk)],
+        total=applied.totals[(user.pk, metric.pk)],
         streak=streak,
         replayed=False,
         idempotency_key=data.idempotency_key,

@@ -99,18 +99,32 @@ def insert_ignoring_conflict(
     return None if row is None else row[0]
 
 
-def insert_then(insert: Statement, then: Sequence[Statement]) -> tuple[Any | None, list[tuple]]:
+class Read(NamedTuple):
+    """A SELECT to run inside `insert_then`'s statement; `columns` is how many it returns."""
+
+    sql: str
+    params: list[Any]
+    columns: int
+
+
+class Chained(NamedTuple):
+    new_id: Any | None  # None: a conflicting row won, and nothing else ran
+    returned: list[tuple]  # the rows the first `then` statement returned
+    read: list[tuple]  # the rows of the `read`, as before the `then` statements
+
+
+def insert_then(insert: Statement, then: Sequence[Statement], read: Read | None = None) -> Chained:
     """Run `insert` (from `insert_ignoring_conflict_statement`) and, only when it inserted
-    its row, the statements `then` (from `upsert_add_statement`, in that order). Returns
-    the inserted row's returned value (None when a conflicting row won and nothing else
-    ran) and the rows the first of `then` returned.
+    its row, the statements `then` (from `upsert_add_statement`, in that order) and the
+    SELECT `read`, which sees the database as it was before `then` ran.
 
     On PostgreSQL this is one statement, one round trip: `WITH ins AS (insert), s0 AS
-    (then[0] guarded by EXISTS (SELECT 1 FROM ins)), ... SELECT ...`. Each part sees the
-    database as it was before the statement, which is all they need: they write
-    different tables, and the rows they add to are updated under the rows' locks. (A
-    data-modifying CTE is the only way to make the upserts depend on the insert inside
-    one statement; SQLite has none, so there the statements run one by one.)
+    (then[0] guarded by EXISTS (SELECT 1 FROM ins)), ... SELECT ins.*, s0.*, (read's
+    columns, each as an array)`. Each part sees the database as it was before the
+    statement, which is all they need: they write different tables, and the rows they
+    add to are updated under the rows' locks. (A data-modifying CTE is the only way to
+    make the upserts depend on the insert inside one statement; SQLite has none, so
+    there the statements run one by one, the read before the upserts.)
     """
     db = _db()
     if db.vendor != "postgresql":
@@ -118,31 +132,59 @@ def insert_then(insert: Statement, then: Sequence[Statement]) -> tuple[Any | Non
             cursor.execute(insert.sql, insert.params)
             row = cursor.fetchone()
             if row is None:
-                return None, []
+                return Chained(None, [], [])
+            rows: list[tuple] = []
+            if read is not None:
+                cursor.execute(read.sql, read.params)
+                rows = [tuple(r) for r in cursor.fetchall()]
             first: list[tuple] = []
             for i, statement in enumerate(then):
                 cursor.execute(statement.sql, statement.params)
                 if i == 0 and cursor.description is not None:
                     first = [tuple(r) for r in cursor.fetchall()]
-        return row[0], first
+        return Chained(row[0], first, rows)
     params = list(insert.params)
     for statement in then:
         if statement.guarded is None:
             raise ValueError("insert_then needs statements built with guard=True")
         params.extend(statement.params)
     returns = bool(then) and " RETURNING " in then[0].sql
+    sql = _chained(
+        insert.sql,
+        tuple(s.guarded for s in then),
+        returns,
+        read.sql if read else None,
+        read.columns if read else 0,
+    )
+    if read is not None:
+        params.extend(read.params)
     with db.cursor() as cursor:
-        cursor.execute(_chained(insert.sql, tuple(s.guarded for s in then), returns), params)
+        cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
-        return None, []
-    return rows[0][0], [tuple(r[1:]) for r in rows] if returns else []
+        return Chained(None, [], [])
+    width = len(rows[0]) - (read.columns if read else 0)
+    read_rows: list[tuple] = []
+    if read is not None:
+        arrays = rows[0][width:]
+        read_rows = list(zip(*arrays, strict=True)) if arrays[0] is not None else []
+    returned = [tuple(r[1:width]) for r in rows] if returns else []
+    return Chained(rows[0][0], returned, read_rows)
 
 
 @lru_cache(maxsize=128)
-def _chained(insert: str, then: tuple[str, ...], returns: bool) -> str:
+def _chained(
+    insert: str, then: tuple[str, ...], returns: bool, read: str | None, read_columns: int
+) -> str:
     parts = [f"ins AS ({insert})", *(f"s{i} AS ({sql})" for i, sql in enumerate(then))]
-    select = "SELECT ins.*, s0.* FROM ins LEFT JOIN s0 ON true" if returns else "SELECT * FROM ins"
+    columns = ["ins.*", "s0.*"] if returns else ["ins.*"]
+    sources = ["ins LEFT JOIN s0 ON true"] if returns else ["ins"]
+    if read is not None:
+        names = [f"c{i}" for i in range(read_columns)]
+        arrays = ", ".join(f"array_agg(q.{name})" for name in names)
+        columns.append("r.*")
+        sources.append(f"CROSS JOIN (SELECT {arrays} FROM ({read}) AS q({', '.join(names)})) AS r")
+    select = f"SELECT {', '.join(columns)} FROM {' '.join(sources)}"
     return f"WITH {', '.join(parts)} {select}"
 
 

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 
 from events.models import DailyAttributeRollup, DailyRollup, EndUser, Event, MetricTotal
+from events.services.derived import apply_contributions
 from tests.factories import AttributeFactory
 
 URL = "/v1/metrics/{}/event"
@@ -87,6 +88,48 @@ def test_streak_not_extended_today_expires_tonight_and_breaks_after_a_gap(api, w
     assert gap["currentStreak"]["length"] == 0
     assert gap["currentStreak"]["started"] is None and gap["currentStreak"]["expires"] is None
     assert gap["currentStreak"]["extended"] is False
+
+
+def _active_days(owner, words, user_id, days):
+    """One event's worth of rollups on each day, as the event path would have written."""
+    user = EndUser.objects.get(tenant=owner.tenant, external_id=user_id)
+    apply_contributions(owner.tenant.id, [(user.pk, words.pk, day, Decimal(1), {}) for day in days])
+
+
+@time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False)
+def test_streak_longer_than_one_page_of_active_days(api, owner, words):
+    """The event path reads the first 120 active days with its write, the rest after."""
+    post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": "2025-01-01T12:00:00Z"})
+    today = datetime(2026, 3, 10).date()
+    _active_days(owner, words, "u1", [today - timedelta(days=n) for n in range(1, 201)])
+
+    streak = post(api, body={"user": {"id": "u1"}, "value": 1}).json()["currentStreak"]
+
+    assert streak["length"] == 201 and streak["extended"] is True
+    assert streak["started"] == (today - timedelta(days=200)).isoformat()
+
+
+@time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False)
+def test_back_dated_event_older_than_the_first_page_joins_two_runs(api, owner, words):
+    post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": "2025-01-01T12:00:00Z"})
+    today = datetime(2026, 3, 10).date()
+    # Active today and the 124 days before, not on day -125, active on days -126..-130.
+    days = [today - timedelta(days=n) for n in [*range(0, 125), *range(126, 131)]]
+    _active_days(owner, words, "u1", days)
+    before = post(api, body={"user": {"id": "u1"}, "value": 1}).json()["currentStreak"]
+    gap = (today - timedelta(days=125)).isoformat()
+
+    filled = post(
+        api, body={"user": {"id": "u1"}, "value": 1, "timestamp": f"{gap}T12:00:00Z"}
+    ).json()["currentStreak"]
+    again = post(
+        api, body={"user": {"id": "u1"}, "value": 1, "timestamp": f"{gap}T13:00:00Z"}
+    ).json()["currentStreak"]
+
+    assert before["length"] == 125 and before["extended"] is False
+    assert filled["length"] == 131 and filled["extended"] is True
+    assert filled["started"] == (today - timedelta(days=130)).isoformat()
+    assert again["length"] == 131 and again["extended"] is False
 
 
 def test_idempotent_replay_returns_202_and_changes_nothing(api, words):
