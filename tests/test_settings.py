@@ -53,6 +53,12 @@ def test_debug_runs_without_a_secret_key():
     assert start(DEBUG="1").returncode == 0
 
 
+def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch):
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "0")
+    pg = database_from_url("postgres://app@db.internal:6432/trophy?sslmode=require")
+    assert pg["OPTIONS"] == {"sslmode": "require"}
+
+
 def test_database_url_forms():
     pg = database_from_url("postgres://app:s%40cret@db.internal:6432/trophy?sslmode=require")
     assert pg["ENGINE"] == "django.db.backends.postgresql"
@@ -63,7 +69,11 @@ def test_database_url_forms():
         "db.internal",
         "6432",
     )
-    assert pg["OPTIONS"] == {"sslmode": "require"}
+    assert pg["OPTIONS"] == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
     sqlite = database_from_url("sqlite:///var/test.sqlite3")
     assert sqlite["ENGINE"] == "django.db.backends.sqlite3"
     assert str(sqlite["NAME"]).endswith("var/test.sqlite3")

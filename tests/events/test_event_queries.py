@@ -235,3 +235,22 @@ def test_tenant_id_header_costs_one_tenant_read_more(warm, owner, queries):
     assert response.status_code == 201
     assert response.json()["total"] == 3
     assert Event.objects.filter(tenant=other).count() == 2
+
+
+@pytest.mark.postgres
+def test_postgresql_prepares_the_event_paths_statements(warm, settings):
+    """With the default settings each statement of the event path is parsed and planned
+    once per connection (settings.prepared_statement_options), not once per event."""
+    if not connection.settings_dict["OPTIONS"].get("prepare_threshold"):
+        pytest.skip("DATABASE_PREPARED_STATEMENTS=0")
+    for n in range(6):
+        response = post(warm, {"user": {"id": "u1"}, "value": 1}, HTTP_IDEMPOTENCY_KEY=f"p{n}")
+        assert response.status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+
+    assert any('FROM "events_apikey"' in sql for sql in prepared)
+    assert any('FROM "events_enduser"' in sql and "FOR UPDATE" in sql for sql in prepared)
+    assert any(sql.startswith('WITH ins AS (INSERT INTO "events_event"') for sql in prepared)
