@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.db import IntegrityError, connection, transaction
 
 from events.models import DailyAttributeRollup, DailyRollup, EndUser, Event, MetricTotal
 from events.services.derived import apply_contributions
@@ -272,3 +273,20 @@ def test_timestamp_without_an_offset_is_400_and_an_offset_is_honoured(api, words
     event = Event.objects.get()
     assert event.timestamp == datetime(2026, 1, 2, 4, 30, tzinfo=UTC)
     assert event.local_date.isoformat() == "2026-01-02"
+
+
+def test_the_event_log_keeps_a_database_constraint_on_its_user(owner, words):
+    """The log's tenant and metric have no database constraint (events/models/log.py);
+    its user does: an event for a user that does not exist is refused."""
+    now = datetime.now(UTC)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Event.objects.create(
+            tenant=owner.tenant,
+            user_id=987654321,
+            metric=words,
+            value=1,
+            timestamp=now,
+            local_date=now.date(),
+            received_at=now,
+        )
+        connection.check_constraints(table_names=[Event._meta.db_table])
