@@ -35,8 +35,8 @@ class Event(models.Model):
     # constraint covers it), and metrics are archived, never deleted by the application
     # (the ORM's PROTECT still refuses to delete one that has events). Each constraint is
     # a lookup with a key-share lock per inserted event, checked at commit: the two
-    # dropped ones were ~5 of the ~60 µs PostgreSQL spends per imported event (and part
-    # of the event path's write), measured on a million-event import.
+    # dropped ones cost 1-5 of the ~45-60 µs PostgreSQL spends per imported event
+    # (docs/benchmarks.md), and part of the event path's write.
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )

@@ -6,12 +6,12 @@ tests/events/test_event_queries.py):
 1. read and lock the user (plus one insert when the user is new, one update when the
    event changes the user's fields);
 2. insert the event, skipping it when its idempotency key was seen (then it is a replay),
-   and only if it was inserted: add the value to the user's metric total (atomic upsert,
-   returns the new total), to the day's rollup and, when the event has attributes, to
-   each attribute value's rollup. One statement on PostgreSQL (derived.insert_and_apply);
-   three or four on SQLite;
-3. read the user's active days for the streak (skipped for a user created by this
-   event: its only active day is the event's).
+   and only if it was inserted: read the user's active days for the streak as they were
+   before the event (skipped for a user created by this event: its only active day is
+   the event's), and add the value to the user's metric total (atomic upsert, returns
+   the new total), to the day's rollup and, when the event has attributes, to each
+   attribute value's rollup. One statement on PostgreSQL (derived.insert_and_apply);
+   one per step on SQLite.
 
 Totals and rollups are sums, which commute: an event that arrives late (back-dated
 `timestamp`) gives the same derived state as in-order arrival without a replay. When

@@ -5,7 +5,7 @@ configuration cache is warm and the API key's `last_used` was just written (it i
 at most once per API_KEY_LAST_USED_RESOLUTION_SECONDS, so a steady stream of requests
 never pays for it). The counts below are what a warm server process makes per request.
 
-Repeat user, no user changes, no event attributes: 4 queries on PostgreSQL, 6 on SQLite.
+Repeat user, no user changes, no event attributes: 3 queries on PostgreSQL, 6 on SQLite.
   1. SELECT api key JOIN organization JOIN default tenant (auth: proves the key, and
      brings the tenant with its config_version, so the config cache costs nothing);
   2. SELECT the end user by (tenant, external id) FOR UPDATE (its id, timezone for the
@@ -13,17 +13,18 @@ Repeat user, no user changes, no event attributes: 4 queries on PostgreSQL, 6 on
      lock serialises the user's events with each other and with a replay of the user,
      so a replay never counts an event twice);
   3. the write, one statement on PostgreSQL (`WITH ins AS (INSERT event ...), s0 AS
-     (upsert total), s1 AS (upsert daily rollup) SELECT ...`, derived.insert_and_apply),
-     three on SQLite, which has no data-modifying CTEs:
+     (upsert total), s1 AS (upsert daily rollup) SELECT ..., active days`,
+     derived.insert_and_apply); four on SQLite, which has no data-modifying CTEs:
      a. INSERT the event ... ON CONFLICT (idempotency key) DO NOTHING RETURNING id (the
         log; also the idempotency check, in the same statement);
-     b. only if it was inserted: INSERT ... ON CONFLICT DO UPDATE on the metric total,
-        RETURNING the new total (the response's `total`, atomically, without a
-        read-modify-write race);
-     c. the same upsert on the day's rollup (events and sums per user, metric, local
-        day: summaries, streaks and Wrapped read these instead of the log);
-  4. SELECT the user's active days from the rollups, newest first, one page of 120 (the
-     response's `currentStreak`, and whether this event extended it).
+     b. only if it was inserted: SELECT the user's active days from the rollups as they
+        were before this event, newest first, one page of 120 (the response's
+        `currentStreak`, and whether this event extended it; the event is counted in
+        afterwards);
+     c. INSERT ... ON CONFLICT DO UPDATE on the metric total, RETURNING the new total
+        (the response's `total`, atomically, without a read-modify-write race);
+     d. the same upsert on the day's rollup (events and sums per user, metric, local
+        day: summaries, streaks and Wrapped read these instead of the log).
 New user: one more, INSERT the user ... ON CONFLICT (tenant, external id) DO NOTHING
   (query 2 found nothing; a concurrent creator makes the insert a no-op and we re-read),
   and one less, the streak read: a user created by this event has exactly one active
@@ -34,9 +35,9 @@ Two event attributes: one upsert more, writing both attributes' daily rollups
 User whose fields change: one more: UPDATE only the changed columns (the row is
   already locked, so attributes merge safely). Unchanged fields (the common case) write
   nothing.
-Idempotent replay: auth, user, the write whose INSERT conflicts (nothing is written;
-  on SQLite the upserts are not sent), SELECT the original event's id with the current
-  total as a subquery, and the streak read.
+Idempotent replay: auth, user, the write whose INSERT conflicts (nothing is written or
+  read; on SQLite nothing after the insert is sent), SELECT the original event's id with
+  the current total as a subquery, and the streak read.
 Tenant-ID header: one more: SELECT the tenant by (organization, customer id).
 
 Django logs the service's `transaction.atomic()` here as SAVEPOINT / RELEASE SAVEPOINT,
