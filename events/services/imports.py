@@ -590,12 +590,14 @@ def _lock_users(pks: list[int]) -> None:
         return
     pks.sort()
     with connection.cursor() as cursor:
+        # A join with the ids, not `id = ANY(%s)`: this statement runs once per chunk, so
+        # it becomes a prepared statement with a generic plan, where the array is a
+        # parameter that PostgreSQL cannot hash, and `= ANY` compared every user with
+        # every id (≈ 100 ms per chunk of 3,000 users instead of ≈ 4; the same happened
+        # with an unhashable int2[] from psycopg, hence the cast).
         cursor.execute(
-            # The cast matters: psycopg sends a list of small ints as int2[] or int4[],
-            # and PostgreSQL hashes the array for `=` only between equal types; a
-            # cross-type ANY compared every user with every id (26 ms instead of 3 for
-            # a chunk's 4,000 users).
-            "SELECT id FROM events_enduser WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+            "SELECT u.id FROM events_enduser u JOIN unnest(%s::bigint[]) AS ids(id) "
+            "ON u.id = ids.id ORDER BY u.id FOR UPDATE OF u",
             [pks],
         )
 
