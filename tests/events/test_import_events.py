@@ -498,3 +498,85 @@ def test_import_waits_for_a_lock_held_on_its_users_and_counts_once(owner, words,
     assert finished.wait(30)
     total = MetricTotal.objects.get(user=ann, metric=words)
     assert (total.total, total.event_count) == (Decimal(5), 2)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_parallel_writers_give_the_same_state_as_one_writer(owner, second_tenant, tmp_path):
+    """Outside a transaction, on PostgreSQL, several writer threads split the users among
+    them. Users whose time zone changes mid-file (the local date of their later events
+    depends on it), duplicates, invalid lines and small batches give exactly what one
+    writer gives, and a replay rebuilds the same derived rows."""
+    for tenant in (owner.tenant, second_tenant):
+        AttributeFactory(tenant=tenant, key="source", type="event")
+    start = datetime(2025, 3, 1, 22, tzinfo=UTC)
+    items: list[Any] = []
+    for i in range(400):
+        user: dict[str, Any] = {"id": f"u{i % 37}"}
+        if i % 74 == 5:
+            # u5 changes its time zone on every other line of its own: the lines between
+            # take their local date from the last change, so order matters.
+            user["tz"] = ["Asia/Tokyo", "America/New_York", "Europe/Paris"][i % 3]
+        item: dict[str, Any] = {
+            "key": "words",
+            "user": user,
+            "value": (i % 5) + 0.5,
+            "timestamp": (start + timedelta(hours=7 * i)).isoformat(),
+            **({"attributes": {"source": ["ios", "web"][i % 2]}} if i % 3 else {}),
+        }
+        if i % 37 in (3, 4):
+            item["idempotencyKey"] = f"k{i % 2}"  # the user's later lines are duplicates
+        items.append(item)
+        if i % 97 == 0:
+            items.append({"key": "words", "user": {"id": ""}, "value": 1})  # invalid
+    path = write_lines(tmp_path / "e.jsonl", items)
+
+    parallel_out, parallel_err = run_import(
+        path, owner.tenant, "--writers", "3", "--batch-size", "40", "--no-progress"
+    )
+    single_out, single_err = run_import(path, second_tenant, "--writers", "1", "--no-progress")
+
+    assert parallel_out.replace(str(owner.tenant.id), "") == single_out.replace(
+        str(second_tenant.id), ""
+    ).replace("'second'", "'default'")
+    assert "5 invalid" in parallel_out and "18 skipped as duplicates" in parallel_out
+    assert sorted(parallel_err.splitlines()) == sorted(single_err.splitlines())
+    state = derived_state(owner.tenant)
+    assert state == derived_state(second_tenant)
+    assert event_log(owner.tenant) == event_log(second_tenant)
+    assert sorted(
+        EndUser.objects.filter(tenant=owner.tenant).values_list("external_id", "tz")
+    ) == sorted(EndUser.objects.filter(tenant=second_tenant).values_list("external_id", "tz"))
+    derived_state_replay(tenant=owner.tenant)
+    assert derived_state(owner.tenant) == state
+
+
+def test_each_user_has_one_writer_and_keeps_its_lines_in_order():
+    from events.services.imports import LineError, _Chunk, _split
+    from events.services.users import UserInput
+
+    lines: list[Any] = [
+        (n, None, UserInput(external_id=f"u{n % 7}", changes={}), Decimal(n), {}, None, f"k{n}")
+        for n in range(1, 200)
+    ]
+    chunk = _Chunk(now=datetime.now(UTC), size=200, lines=lines, errors=[LineError(200, "bad")])
+
+    parts = [_split(chunk, 3), _split(chunk, 3)]
+
+    assert parts[0] == parts[1]  # the same user, the same writer, every chunk
+    writer_of: dict[str, int] = {}
+    for index, part in enumerate(parts[0]):
+        numbers = [line[0] for line in part.lines]
+        assert numbers == sorted(numbers)
+        for line in part.lines:
+            assert writer_of.setdefault(line[2].external_id, index) == index
+    assert sum(part.size for part in parts[0]) == 200
+    assert parts[0][0].errors == [LineError(200, "bad")]
+    assert len({index for index in writer_of.values()}) > 1
+
+
+def test_writers_must_be_at_least_one(owner, words, tmp_path):
+    path = write_lines(tmp_path / "e.jsonl", [{"key": "words", "user": {"id": "a"}, "value": 1}])
+    with pytest.raises(CommandError, match="--writers"):
+        run_import(path, owner.tenant, "--writers", "0")
+    assert not Event.objects.exists()

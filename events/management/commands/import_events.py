@@ -9,7 +9,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from events.management.tenant_options import add_tenant_arguments, tenant_from_options
-from events.services.imports import DEFAULT_BATCH_SIZE, LineError, events_import
+from events.services.imports import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WRITERS,
+    LineError,
+    events_import,
+)
 
 HELP = """Import metric events from a JSON Lines file (backfill).
 
@@ -30,6 +35,11 @@ On PostgreSQL, batches commit with synchronous_commit off: after a crash of the 
 server the last batches reported committed may be missing; run the same file again to
 restore them. Each batch locks its existing users (as replay does), so an import and a
 replay of the same users wait for each other.
+
+On PostgreSQL, --writers threads (default 2) write at once, each with its own database
+connection and its own share of the users: a user's lines are always written by the
+same writer, in file order. Each writer's share of a batch is its own transaction, and
+invalid lines may be reported slightly out of file order.
 """
 
 
@@ -59,12 +69,23 @@ class Command(BaseCommand):
             default=DEFAULT_BATCH_SIZE,
             help=f"lines per transaction (default {DEFAULT_BATCH_SIZE})",
         )
+        parser.add_argument(
+            "--writers",
+            type=int,
+            default=DEFAULT_WRITERS,
+            help=(
+                "PostgreSQL: threads writing at once, each with its own connection and "
+                f"its own share of the users (default {DEFAULT_WRITERS})"
+            ),
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
         tenant = tenant_from_options(options)
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if options["writers"] < 1:
+            raise CommandError("--writers must be at least 1.")
         path = options["file"]
         if path != "-" and not Path(path).is_file():
             raise CommandError(f"No such file: {path}")
@@ -95,6 +116,7 @@ class Command(BaseCommand):
                 tenant=tenant,
                 lines=handle,
                 batch_size=options["batch_size"],
+                writers=options["writers"],
                 progress=bar.update,
                 on_invalid=report,
             )
