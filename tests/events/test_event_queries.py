@@ -239,7 +239,7 @@ def test_tenant_id_header_costs_one_tenant_read_more(warm, owner, queries):
 
 
 @pytest.mark.postgres
-def test_postgresql_prepares_the_event_paths_statements(warm, settings):
+def test_postgresql_prepares_the_event_paths_statements(warm):
     """With the default settings each statement of the event path is parsed and planned
     once per connection (settings.prepared_statement_options), not once per event."""
     if not connection.settings_dict["OPTIONS"].get("prepare_threshold"):
