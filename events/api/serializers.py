@@ -159,7 +159,10 @@ class OffsetDateTimeField(serializers.DateTimeField):
             except ValueError:
                 parsed = None
             if parsed is not None and parsed.tzinfo is not None:
-                return parsed.astimezone(UTC)
+                try:
+                    return parsed.astimezone(UTC)
+                except OverflowError:
+                    pass  # DRF's path refuses it ("Datetime value out of range.")
         return super().to_internal_value(value)
 
     def enforce_timezone(self, value: datetime) -> datetime:

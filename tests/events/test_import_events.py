@@ -580,3 +580,21 @@ def test_writers_must_be_at_least_one(owner, words, tmp_path):
     with pytest.raises(CommandError, match="--writers"):
         run_import(path, owner.tenant, "--writers", "0")
     assert not Event.objects.exists()
+
+
+def test_an_out_of_range_timestamp_is_one_invalid_line(owner, words, tmp_path):
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {
+                "key": "words",
+                "user": {"id": "a"},
+                "value": 1,
+                "timestamp": "0001-01-01T00:00:00+01:00",
+            },
+            {"key": "words", "user": {"id": "a"}, "value": 2, "timestamp": ts(1)},
+        ],
+    )
+    out, err = run_import(path, owner.tenant, "--no-progress")
+    assert "Imported 1 events" in out and "1 invalid" in out
+    assert "line 1: timestamp" in err

@@ -315,12 +315,28 @@ def test_timestamps_with_an_offset_parse_as_drf_would(value):
 
 
 @pytest.mark.parametrize(
-    "value", ["2026-01-17T12:21:55", "2026-01-17", "2026-13-01T00:00:00Z", "yesterday", 17]
+    "value",
+    [
+        "2026-01-17T12:21:55",
+        "2026-01-17",
+        "2026-13-01T00:00:00Z",
+        "yesterday",
+        17,
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC
+        "9999-12-31T23:59:59-01:00",  # after year 9999 in UTC
+    ],
 )
-def test_timestamps_without_an_offset_or_invalid_are_refused(value):
+def test_timestamps_without_an_offset_invalid_or_out_of_range_are_refused(value):
     from rest_framework import serializers
 
     from events.api.serializers import OffsetDateTimeField
 
     with pytest.raises(serializers.ValidationError):
         OffsetDateTimeField().run_validation(value)
+
+
+def test_an_out_of_range_timestamp_is_a_400_not_a_crash(api, words):
+    body = {"user": {"id": "u1"}, "value": 1, "timestamp": "0001-01-01T00:00:00+01:00"}
+    response = post(api, body=body)
+    assert response.status_code == 400 and "timestamp" in response.json()["error"]
+    assert not Event.objects.exists()
