@@ -17,11 +17,11 @@ line), so nothing is imported twice.
 On PostgreSQL, parsing and validating the lines runs in a forked process (it never
 touches the database) while the importing process writes the previous chunks, and two
 writer threads (`writers`) each write their own share of the users with their own
-connection, so the database works on two statements at once. Each chunk's transaction locks the chunk's existing users
-(`SELECT ... ORDER BY id FOR UPDATE`, in id order so concurrent chunks cannot deadlock)
-before inserting their events, as the event path and `replay` lock a user: a replay of
-those users waits for the chunk or the chunk for the replay, and no event is counted
-twice. Chunks commit with `synchronous_commit` off: a crash can lose the last chunks
+connection, so the database works on two statements at once. Each transaction locks its
+existing users (`SELECT ... JOIN unnest(ids) ... ORDER BY id FOR UPDATE`, in id order so
+concurrent transactions cannot deadlock) before inserting their events, as the event path
+and `replay` lock a user: a replay of those users waits for the chunk or the chunk for
+the replay, and no event is counted twice. Chunks commit with `synchronous_commit` off: a crash can lose the last chunks
 committed (never half of one), which re-running the file restores.
 """
 
@@ -317,6 +317,10 @@ def _import_in_parallel(
     user, total or rollup row is written by two of them, and each user's lines stay in
     file order in one writer, so user fields change in the file's order."""
     lock = threading.Lock()
+    # Set when a share fails or the import is interrupted: the shares still queued must
+    # not commit after it (a later line of a user whose earlier line failed would be
+    # written with the wrong user state, and a re-run would skip it as a duplicate).
+    stopped = threading.Event()
 
     def report(error: LineError) -> None:
         if on_invalid is not None:
@@ -324,7 +328,13 @@ def _import_in_parallel(
                 on_invalid(error)
 
     def write(index: int, part: _Chunk) -> None:
-        _import_chunk(tenant, config, caches[index], part, results[index], report)
+        if stopped.is_set():
+            return
+        try:
+            _import_chunk(tenant, config, caches[index], part, results[index], report)
+        except BaseException:
+            stopped.set()
+            raise
         if progress is not None:
             with lock:
                 progress(part.size)
@@ -339,7 +349,8 @@ def _import_in_parallel(
     try:
         for chunk in chunks:
             for index, part in enumerate(_split(chunk, writers)):
-                pending.append(pools[index].submit(write, index, part))
+                if part.size:  # an empty share would only cost a transaction
+                    pending.append(pools[index].submit(write, index, part))
             # At most two chunks queued or running per writer: memory stays bounded.
             while len(pending) > 2 * writers:
                 pending.popleft().result()
@@ -348,6 +359,7 @@ def _import_in_parallel(
     finally:
         # After a failure (or Ctrl-C) the shares not started yet are dropped: the chunks
         # committed so far stay, and re-running the file finishes the job.
+        stopped.set()
         for future in pending:
             future.cancel()
         for pool in pools:

@@ -555,24 +555,26 @@ def test_each_user_has_one_writer_and_keeps_its_lines_in_order():
     from events.services.imports import LineError, _Chunk, _split
     from events.services.users import UserInput
 
-    lines: list[Any] = [
-        (n, None, UserInput(external_id=f"u{n % 7}", changes={}), Decimal(n), {}, None, f"k{n}")
-        for n in range(1, 200)
-    ]
-    chunk = _Chunk(now=datetime.now(UTC), size=200, lines=lines, errors=[LineError(200, "bad")])
+    def chunk(numbers: range, users: int) -> _Chunk:
+        lines: list[Any] = [
+            (n, None, UserInput(external_id=f"u{n % users}", changes={}), Decimal(n), {}, None, "")
+            for n in numbers
+        ]
+        return _Chunk(
+            now=datetime.now(UTC), size=len(lines) + 1, lines=lines, errors=[LineError(0, "bad")]
+        )
 
-    parts = [_split(chunk, 3), _split(chunk, 3)]
-
-    assert parts[0] == parts[1]  # the same user, the same writer, every chunk
     writer_of: dict[str, int] = {}
-    for index, part in enumerate(parts[0]):
-        numbers = [line[0] for line in part.lines]
-        assert numbers == sorted(numbers)
-        for line in part.lines:
-            assert writer_of.setdefault(line[2].external_id, index) == index
-    assert sum(part.size for part in parts[0]) == 200
-    assert parts[0][0].errors == [LineError(200, "bad")]
-    assert len({index for index in writer_of.values()}) > 1
+    # Two different chunks (other lines, other mixes of users): a user keeps its writer.
+    for parts in (_split(chunk(range(1, 200), 7), 3), _split(chunk(range(200, 260), 5), 3)):
+        for index, part in enumerate(parts):
+            numbers = [line[0] for line in part.lines]
+            assert numbers == sorted(numbers)
+            for line in part.lines:
+                assert writer_of.setdefault(line[2].external_id, index) == index
+        assert parts[0].errors == [LineError(0, "bad")]
+        assert sum(part.size for part in parts) == sum(len(p.lines) for p in parts) + 1
+    assert len(set(writer_of.values())) > 1
 
 
 def test_writers_must_be_at_least_one(owner, words, tmp_path):
@@ -598,3 +600,38 @@ def test_an_out_of_range_timestamp_is_one_invalid_line(owner, words, tmp_path):
     out, err = run_import(path, owner.tenant, "--no-progress")
     assert "Imported 1 events" in out and "1 invalid" in out
     assert "line 1: timestamp" in err
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_after_a_writer_fails_none_of_its_queued_lines_commit(owner, words, tmp_path, monkeypatch):
+    """A user's later lines must not be written after an earlier line of theirs failed
+    (they would see the wrong user state, and a re-run would skip them as duplicates)."""
+    import events.services.imports as imports
+
+    real = imports._import_chunk
+
+    def failing_on_line_one(tenant, config, cache, chunk, result, on_invalid):
+        if any(line[0] == 1 for line in chunk.lines):
+            raise RuntimeError("the database went away")
+        return real(tenant, config, cache, chunk, result, on_invalid)
+
+    monkeypatch.setattr(imports, "_import_chunk", failing_on_line_one)
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {
+                "key": "words",
+                "user": {"id": "ann", "tz": "Asia/Tokyo"},
+                "value": n,
+                "timestamp": ts(1),
+            }
+            for n in range(1, 6)
+        ],
+    )
+
+    with pytest.raises(RuntimeError, match="went away"):
+        run_import(path, owner.tenant, "--batch-size", "1", "--writers", "2", "--no-progress")
+
+    assert not Event.objects.exists()
+    assert not EndUser.objects.filter(external_id="ann").exists()
