@@ -59,7 +59,8 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(monkeypatch):
     assert pg["OPTIONS"] == {"sslmode": "require"}
 
 
-def test_database_url_forms():
+def test_database_url_forms(monkeypatch):
+    monkeypatch.delenv("DATABASE_PREPARED_STATEMENTS", raising=False)
     pg = database_from_url("postgres://app:s%40cret@db.internal:6432/trophy?sslmode=require")
     assert pg["ENGINE"] == "django.db.backends.postgresql"
     assert (pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (

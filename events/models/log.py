@@ -31,8 +31,9 @@ class Event(models.Model):
     # a hot path: tenants and metrics are soft-deleted and the admin deletes neither events
     # nor users, so a rare cascade may scan the table.
     #
-    # Only the user has a database constraint. The tenant is the user's own (the user's
-    # constraint covers it), and metrics are archived, never deleted by the application
+    # Only the user has a database constraint. The tenant is the user's own (every writer
+    # takes both from the user row it read; the database does not check that they match),
+    # and metrics are archived, never deleted by the application
     # (the ORM's PROTECT still refuses to delete one that has events). Each constraint is
     # a lookup with a key-share lock per inserted event, checked at commit: the two
     # dropped ones cost 1-5 of the ~45-60 µs PostgreSQL spends per imported event

@@ -105,8 +105,11 @@ def event_record(
             conflict=IDEMPOTENCY_CONFLICT,
             tenant_id=tenant.id,
             contribution=(user.pk, metric.pk, local_date, data.value, data.attributes),
-            # The streak's read, in the same statement (a new user has nothing to read).
-            read=None if created else first_page_read(tenant=tenant, user=user, now=now),
+            # The streak's read, in the same statement (a new user has nothing to read,
+            # and a user with streaks disabled needs nothing).
+            read=None
+            if created or not user.streak_enabled
+            else first_page_read(tenant=tenant, user=user, now=now),
         )
         if applied.new_id is None:
             return _replay_outcome(tenant, user, metric, data.idempotency_key, now)
@@ -116,7 +119,7 @@ def event_record(
             now=now,
             event_day=local_date,
             new_user=created,
-            first_page_before_event=None if created else applied.read,
+            first_page_before_event=None if created or not user.streak_enabled else applied.read,
         )
     return EventOutcome(
         event_id=str(event.id),

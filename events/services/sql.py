@@ -323,14 +323,14 @@ def _source_plan(
                 kind = _PREPARED
             kinds.append(kind)
             if i < len(constants):
-                scalars.append(f"%b::{field.cast_db_type(db)}")
+                scalars.append(f"%b::{_cast_type(field, db)}")
             elif kind == _JSON:
                 casts.append("%b::text[]::jsonb[]")
             else:
-                casts.append(f"%b::{field.cast_db_type(db)}[]")
+                casts.append(f"%b::{_cast_type(field, db)}[]")
         select = ", ".join([*scalars, "u.*"])
         return f"SELECT {select} FROM unnest({', '.join(casts)}) AS u", fields, tuple(kinds)
-    placeholders = [f"%s::{f.cast_db_type(db)}" if typed else "%s" for f in fields]
+    placeholders = [f"%s::{_cast_type(f, db)}" if typed else "%s" for f in fields]
     row_sql = "(" + ", ".join(placeholders) + ")"
     return f"VALUES {', '.join([row_sql] * count)}", fields, None
 
@@ -371,6 +371,15 @@ def _columns_source(
     for row in zip(*columns, strict=True):
         params.extend(p(value, db) for p, value in zip(prep, (*fixed, *row), strict=True))
     return sql, params
+
+
+def _cast_type(field: models.Field, db: BaseDatabaseWrapper) -> str:
+    """The type to cast a parameter to for this column. Without the length of a varchar:
+    an explicit cast to varchar(n) silently truncates, where inserting into the column
+    refuses a value that is too long."""
+    cast = field.cast_db_type(db)
+    assert cast is not None
+    return "varchar" if cast.startswith("varchar(") else cast
 
 
 def _native(field: models.Field) -> bool:

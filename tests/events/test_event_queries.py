@@ -255,3 +255,37 @@ def test_postgresql_prepares_the_event_paths_statements(warm):
     assert any('FROM "events_apikey"' in sql for sql in prepared)
     assert any('FROM "events_enduser"' in sql and "FOR UPDATE" in sql for sql in prepared)
     assert any(sql.startswith('WITH ins AS (INSERT INTO "events_event"') for sql in prepared)
+
+
+@pytest.mark.postgres
+def test_the_write_statement_refuses_an_over_long_value_instead_of_truncating(warm, owner, words):
+    """Its parameters are cast to their columns' types, but never to varchar(n), which
+    would cut a too-long value silently (the API refuses such values before this)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from django.db import DataError, transaction
+
+    from events.services.derived import insert_and_apply
+    from events.services.events import IDEMPOTENCY_CONFLICT
+
+    user = EndUser.objects.get(tenant=owner.tenant, external_id="u1")
+    now = datetime.now(UTC)
+    event = Event(
+        tenant=owner.tenant,
+        user=user,
+        metric=words,
+        value=Decimal(1),
+        attributes={},
+        timestamp=now,
+        local_date=now.date(),
+        received_at=now,
+    )
+    with pytest.raises(DataError), transaction.atomic():
+        insert_and_apply(
+            event,
+            conflict=IDEMPOTENCY_CONFLICT,
+            tenant_id=owner.tenant.id,
+            contribution=(user.pk, words.pk, now.date(), Decimal(1), {"k": "x" * 300}),
+        )
+    assert not DailyAttributeRollup.objects.exists()
