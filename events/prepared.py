@@ -19,6 +19,15 @@ from django.db import connections, models
 from django.db.models.query import get_related_populators
 
 
+class Read(NamedTuple):
+    """A SELECT to run inside another statement (services.sql.insert_then); `columns` is
+    how many columns it returns."""
+
+    sql: str
+    params: list[Any]
+    columns: int
+
+
 class _Compiled(NamedTuple):
     compiler: Any
     sql: str
@@ -77,12 +86,12 @@ class PreparedQuery:
             f.get_db_prep_value(v, connection) for f, v in zip(self.fields, values, strict=True)
         ]
 
-    def statement(self, *values: Any) -> tuple[str, list[Any]]:
-        """The SQL and parameters for these values, to run as part of another statement
-        (rows then go through `convert`)."""
+    def read(self, *values: Any) -> Read:
+        """The query for these values, to run inside another statement (its raw rows then
+        go through `convert`)."""
         compiled = self._compile()
         encoded = self._params(values)
-        return compiled.sql, [encoded[i] for i in compiled.order]
+        return Read(compiled.sql, [encoded[i] for i in compiled.order], compiled.compiler.col_count)
 
     def convert(self, raw: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
         """Raw database rows of this query converted as Django would (`rows`)."""

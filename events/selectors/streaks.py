@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo
 from django.db.models import Sum
 
 from ..models import DailyRollup, EndUser, Tenant
-from ..prepared import PreparedQuery
-from ..services.sql import Read
+from ..prepared import PreparedQuery, Read
 
 PAGE = 120  # active days read per query; a longer streak reads further pages
 
@@ -104,9 +103,7 @@ def _state(
 def first_page_read(*, tenant: Tenant, user: EndUser, now: datetime) -> Read:
     """The first read `current_streak` makes, for the event path to run inside its write
     statement (derived.insert_and_apply) and pass back as `first_page_before_event`."""
-    before = user_today(user, tenant, now) + timedelta(days=1)
-    sql, params = ACTIVE_DAYS.statement(tenant.pk, user.pk, before)
-    return Read(sql, params, columns=2)
+    return ACTIVE_DAYS.read(tenant.pk, user.pk, user_today(user, tenant, now) + timedelta(days=1))
 
 
 def _with_event(

@@ -12,12 +12,13 @@ from typing import Any, NamedTuple
 from django.db import connection, models
 
 from ..models import DailyAttributeRollup, DailyRollup, MetricTotal
+from ..prepared import Read
 from .sql import (
     UNNEST_ROWS,
-    Read,
+    Statement,
     insert_ignoring_conflict_statement,
     insert_then,
-    upsert_add,
+    run,
     upsert_add_statement,
 )
 
@@ -118,21 +119,35 @@ def apply_contributions(
     CONFLICT requires) and written in key order, so concurrent writers take row locks in
     the same order and cannot deadlock.
     """
-    tenant = {"tenant": tenant_id}
     written: dict[tuple[int, uuid.UUID], Decimal] = {}
-    for upsert in _sums(contributions):
-        returning = TOTAL_RETURNING if new_totals and upsert.model is MetricTotal else ()
-        for chunk in _chunks(upsert.rows):
-            returned = upsert_add(
-                upsert.model,
-                constants=tenant,
-                keys=upsert.keys,
-                sums=SUMS,
-                rows=chunk,
-                returning=returning,
-            )
-            written.update(_new_totals(returned))
+    for statement in _upsert_statements(tenant_id, contributions, new_totals=new_totals):
+        written.update(_new_totals(run(statement)))
     return written
+
+
+def _upsert_statements(
+    tenant_id: uuid.UUID,
+    contributions: Iterable[Contribution],
+    *,
+    new_totals: bool,
+    guard: bool = False,
+) -> list[Statement]:
+    """The upserts that apply these contributions, summed by `_sums`, each table's rows
+    in key order and in chunks (see sql.upsert_add_statement for `guard`)."""
+    tenant = {"tenant": tenant_id}
+    return [
+        upsert_add_statement(
+            upsert.model,
+            constants=tenant,
+            keys=upsert.keys,
+            sums=SUMS,
+            rows=chunk,
+            returning=TOTAL_RETURNING if new_totals and upsert.model is MetricTotal else (),
+            guard=guard,
+        )
+        for upsert in _sums(contributions)
+        for chunk in _chunks(upsert.rows)
+    ]
 
 
 def insert_and_apply(
@@ -148,19 +163,6 @@ def insert_and_apply(
     and run the SELECT `read`, which sees the derived state as it was before this event.
     One statement on PostgreSQL (sql.insert_then), so the event path costs one round trip
     for what would otherwise be four or five."""
-    tenant = {"tenant": tenant_id}
-    then = [
-        upsert_add_statement(
-            upsert.model,
-            constants=tenant,
-            keys=upsert.keys,
-            sums=SUMS,
-            rows=upsert.rows,
-            returning=TOTAL_RETURNING if upsert.model is MetricTotal else (),
-            guard=True,
-        )
-        for upsert in _sums([contribution])
-        if upsert.rows
-    ]
+    then = _upsert_statements(tenant_id, [contribution], new_totals=True, guard=True)
     result = insert_then(insert_ignoring_conflict_statement(obj, conflict=conflict), then, read)
     return Applied(result.new_id, _new_totals(result.returned), result.read)

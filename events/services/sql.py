@@ -22,12 +22,21 @@ from typing import Any, NamedTuple
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from ..prepared import Read
+
 
 class Statement(NamedTuple):
     sql: str
     params: list[Any]
     # The form `insert_then` runs inside its CTE, where there is one (see upsert_add_statement).
     guarded: str | None = None
+    # It returns rows (RETURNING).
+    fetch: bool = False
+
+
+def run(statement: Statement) -> list[tuple[Any, ...]]:
+    """Run a statement built here; return its rows (none unless it `fetch`es)."""
+    return _execute(statement.sql, statement.params, fetch=statement.fetch)
 
 
 def _db() -> BaseDatabaseWrapper:
@@ -99,14 +108,6 @@ def insert_ignoring_conflict(
     return None if row is None else row[0]
 
 
-class Read(NamedTuple):
-    """A SELECT to run inside `insert_then`'s statement; `columns` is how many it returns."""
-
-    sql: str
-    params: list[Any]
-    columns: int
-
-
 class Chained(NamedTuple):
     new_id: Any | None  # None: a conflicting row won, and nothing else ran
     returned: list[tuple]  # the rows the first `then` statement returned
@@ -148,7 +149,7 @@ def insert_then(insert: Statement, then: Sequence[Statement], read: Read | None 
         if statement.guarded is None:
             raise ValueError("insert_then needs statements built with guard=True")
         params.extend(statement.params)
-    returns = bool(then) and " RETURNING " in then[0].sql
+    returns = bool(then) and then[0].fetch
     sql = _chained(
         insert.sql,
         tuple(s.guarded for s in then),
@@ -223,9 +224,17 @@ def upsert_add_statement(
     constants: Mapping[str, Any] | None = None,
     guard: bool = False,
 ) -> Statement:
-    """The statement `upsert_add` runs (see there). With `guard`, on PostgreSQL, the
-    statement also carries a form whose rows are only written when a CTE named `ins` has
-    a row (for `insert_then`)."""
+    """A statement that adds `sums` onto the rows identified by `keys`, creating them when
+    absent (run it with `run`).
+
+    Each item of `rows` holds the key values then the sum values, in that order.
+    `constants` are leading key columns with one value for every row (sent once, not
+    per row). One statement for all rows; concurrent callers never lose an increment
+    because the database applies `x = x + excluded.x` under the row's lock. It returns
+    the `returning` columns of every row written (order unspecified for several rows).
+
+    With `guard`, on PostgreSQL, the statement also carries a form whose rows are only
+    written when a CTE named `ins` has a row (for `insert_then`)."""
     rows = list(rows)
     constants = constants or {}
     columns = [list(column) for column in zip(*rows, strict=True)]
@@ -236,33 +245,7 @@ def upsert_add_statement(
     sql, guarded_sql = _upsert_sql(
         model, tuple(constants), tuple(keys), tuple(sums), tuple(returning), source, guarded
     )
-    return Statement(sql, params, guarded_sql)
-
-
-def upsert_add(
-    model: type[models.Model],
-    *,
-    keys: Sequence[str],
-    sums: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    returning: Sequence[str] = (),
-    constants: Mapping[str, Any] | None = None,
-) -> list[tuple[Any, ...]]:
-    """Add `sums` onto the rows identified by `keys`, creating them when absent.
-
-    Each item of `rows` holds the key values then the sum values, in that order.
-    `constants` are leading key columns with one value for every row (sent once, not
-    per row). One statement for all rows; concurrent callers never lose an increment
-    because the database applies `x = x + excluded.x` under the row's lock. Returns the
-    `returning` columns of every row written (order unspecified for several rows).
-    """
-    rows = list(rows)
-    if not rows:
-        return []
-    statement = upsert_add_statement(
-        model, keys=keys, sums=sums, rows=rows, returning=returning, constants=constants
-    )
-    return _execute(statement.sql, statement.params, fetch=bool(returning))
+    return Statement(sql, params, guarded_sql, fetch=bool(returning))
 
 
 # Parameters per statement for multi-row inserts: under SQLite's 32,766 and PostgreSQL's
