@@ -28,7 +28,8 @@ ZERO = Decimal(0)
 CHUNK = 2000
 
 TOTAL_KEYS = ("user", "metric")
-DAILY_KEYS = ("user", "metric", "local_date")
+# Each in the order of its table's unique constraint, so rows are written in index order.
+DAILY_KEYS = ("user", "local_date", "metric")
 ATTRIBUTE_KEYS = ("user", "metric", "local_date", "attribute_key", "attribute_value")
 SUMS = ("total", "event_count")
 TOTAL_RETURNING = ("user", "metric", "total")
@@ -72,7 +73,7 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
         else:
             acc[0] += value
             acc[1] += 1
-        key = (user_id, metric_id, local_date)
+        key = (user_id, local_date, metric_id)
         acc = daily.get(key)
         if acc is None:
             daily[key] = [ZERO + value, 1]
@@ -87,8 +88,8 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
             else:
                 acc[0] += value
                 acc[1] += 1
-    # The tenant is the same for every row: sent once per statement, and left out of the
-    # sort (the order is still (tenant, user, metric, ...), as every writer's).
+    # The tenant is the same for every row: sent once per statement (it is not part of
+    # any key). Every writer sorts the same way, so they lock rows in the same order.
     return [
         _Upsert(MetricTotal, TOTAL_KEYS, sorted((*k, *acc) for k, acc in totals.items())),
         _Upsert(DailyRollup, DAILY_KEYS, sorted((*k, *acc) for k, acc in daily.items())),

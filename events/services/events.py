@@ -37,9 +37,7 @@ from .derived import insert_and_apply
 from .users import UserInput, invalid_attribute_keys_message, user_get_or_create
 
 MAX_FUTURE = timedelta(minutes=5)
-IDEMPOTENCY_CONFLICT = (
-    "(tenant_id, user_id, metric_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
-)
+IDEMPOTENCY_CONFLICT = "(user_id, metric_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
 
 
 @dataclass(frozen=True)

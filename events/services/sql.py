@@ -205,7 +205,8 @@ def _upsert_sql(
     sum_columns = [_quoted_column(db, model, name) for name in sums]
     updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sum_columns)
     head = f"INSERT INTO {table} ({', '.join((*key_columns, *sum_columns))}) "
-    tail = f" ON CONFLICT ({', '.join(key_columns)}) DO UPDATE SET {updates}"
+    conflict_columns = [_quoted_column(db, model, name) for name in keys]
+    tail = f" ON CONFLICT ({', '.join(conflict_columns)}) DO UPDATE SET {updates}"
     if returning:
         tail += " RETURNING " + ", ".join(_quoted_column(db, model, r) for r in returning)
     guarded_sql = None
@@ -228,8 +229,9 @@ def upsert_add_statement(
     absent (run it with `run`).
 
     Each item of `rows` holds the key values then the sum values, in that order.
-    `constants` are leading key columns with one value for every row (sent once, not
-    per row). One statement for all rows; concurrent callers never lose an increment
+    `constants` are columns with one value for every row (sent once, not per row),
+    written with new rows but not part of the key: `keys` alone must be the columns of a
+    unique constraint, the conflict target. One statement for all rows; concurrent callers never lose an increment
     because the database applies `x = x + excluded.x` under the row's lock. It returns
     the `returning` columns of every row written (order unspecified for several rows).
 
