@@ -14,15 +14,13 @@ from django.db import connection, models
 from ..models import DailyAttributeRollup, DailyRollup, MetricTotal
 from ..prepared import Read
 from .sql import (
-    UNNEST_ROWS,
+    COPY_ROWS,
     Statement,
     insert_ignoring_conflict_statement,
     insert_then,
     run,
     upsert_add_statement,
 )
-
-ZERO = Decimal(0)
 
 # Rows per statement: well under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 CHUNK = 2000
@@ -34,13 +32,14 @@ ATTRIBUTE_KEYS = ("user", "metric", "local_date", "attribute_key", "attribute_va
 SUMS = ("total", "event_count")
 TOTAL_RETURNING = ("user", "metric", "total")
 
-# (user id, metric id, local date, value, event attributes)
-Contribution = tuple[int, uuid.UUID, date, Decimal, dict[str, str]]
+# (user id, metric id, local date, value, event attributes); the value an int when it is
+# whole (numbers.compact), or a Decimal.
+Contribution = tuple[int, uuid.UUID, date, int | Decimal, dict[str, str]]
 
 
 def _chunks(rows: list[tuple]) -> Iterable[list[tuple]]:
-    # PostgreSQL takes many rows as a few array parameters (sql.UNNEST_ROWS per statement).
-    size = UNNEST_ROWS if connection.vendor == "postgresql" else CHUNK
+    # PostgreSQL takes many rows with one COPY (sql.COPY_ROWS per statement).
+    size = COPY_ROWS if connection.vendor == "postgresql" else CHUNK
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
 
@@ -63,20 +62,20 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
     totals: dict[tuple, list] = {}
     daily: dict[tuple, list] = {}
     by_attribute: dict[tuple, list] = {}
-    # One pass, [sum, count] per key; the same arithmetic (0 + each value, in order) for
+    # One pass, [sum, count] per key; the same arithmetic (each value added in order) for
     # one event or a million.
     for user_id, metric_id, local_date, value, attributes in contributions:
         key: tuple = (user_id, metric_id)
         acc = totals.get(key)
         if acc is None:
-            totals[key] = [ZERO + value, 1]
+            totals[key] = [value, 1]
         else:
             acc[0] += value
             acc[1] += 1
         key = (user_id, local_date, metric_id)
         acc = daily.get(key)
         if acc is None:
-            daily[key] = [ZERO + value, 1]
+            daily[key] = [value, 1]
         else:
             acc[0] += value
             acc[1] += 1
@@ -84,7 +83,7 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
             key = (user_id, metric_id, local_date, name, item)
             acc = by_attribute.get(key)
             if acc is None:
-                by_attribute[key] = [ZERO + value, 1]
+                by_attribute[key] = [value, 1]
             else:
                 acc[0] += value
                 acc[1] += 1

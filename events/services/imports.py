@@ -57,6 +57,7 @@ from ..api.serializers import BatchEventSerializer
 from ..exceptions import ApiError
 from ..ids import uuid7
 from ..models import EndUser, Event, Tenant
+from ..numbers import compact
 from ..selectors.config import TenantConfig, tenant_config
 from .derived import Contribution, apply_contributions
 from .events import IDEMPOTENCY_CONFLICT, validate_event
@@ -208,7 +209,7 @@ class ImportLineSerializer(BatchEventSerializer):
 
 # One parsed line, a plain tuple (cheap to pickle between processes):
 # (line number, metric id, UserInput, value, attributes, timestamp or None, idempotency key)
-_Line = tuple[int, Any, UserInput, Decimal, dict[str, str], datetime | None, str]
+_Line = tuple[int, Any, UserInput, int | Decimal, dict[str, str], datetime | None, str]
 
 
 def _parse(
@@ -239,7 +240,7 @@ def _parse(
         number,
         metric.pk,
         data.user,
-        data.value,
+        compact(data.value),
         data.attributes,
         data.timestamp,
         data.idempotency_key or derived_idempotency_key(raw, number),
@@ -527,7 +528,7 @@ def _import_chunk(
         seen_keys: set[tuple[str, Any, str]] = set()
         numbers: list[int] = []
         metrics: list[Any] = []
-        values: list[Decimal] = []
+        values: list[int | Decimal] = []
         attributes: list[dict[str, str]] = []
         timestamps: list[datetime] = []
         local_dates: list[date] = []

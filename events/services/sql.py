@@ -15,6 +15,7 @@ values.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -25,6 +26,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from ..prepared import Read
 
 
+class Stage(NamedTuple):
+    """Rows that a statement reads from a temporary table, sent first with COPY (see
+    `_columns_source`)."""
+
+    setup: str  # creates the table in this session if it is missing, and empties it
+    copy: str  # COPY ... FROM STDIN (FORMAT BINARY)
+    types: tuple[str, ...]  # the type of each column, for psycopg
+    rows: Iterable[Sequence[Any]]
+
+
 class Statement(NamedTuple):
     sql: str
     params: list[Any]
@@ -32,11 +43,13 @@ class Statement(NamedTuple):
     guarded: str | None = None
     # It returns rows (RETURNING).
     fetch: bool = False
+    # Its rows, when it reads them from a temporary table.
+    stage: Stage | None = None
 
 
 def run(statement: Statement) -> list[tuple[Any, ...]]:
     """Run a statement built here; return its rows (none unless it `fetch`es)."""
-    return _execute(statement.sql, statement.params, fetch=statement.fetch)
+    return _execute(statement)[0]
 
 
 def _db() -> BaseDatabaseWrapper:
@@ -243,21 +256,22 @@ def upsert_add_statement(
     # For `insert_then` on PostgreSQL each placeholder is cast: a VALUES list that is not
     # the INSERT's own source does not take its column types from the table.
     guarded = guard and _db().vendor == "postgresql"
-    source, params = _columns_source(model, constants, (*keys, *sums), columns, typed=guarded)
+    source, params, stage = _columns_source(
+        model, constants, (*keys, *sums), columns, typed=guarded
+    )
     sql, guarded_sql = _upsert_sql(
         model, tuple(constants), tuple(keys), tuple(sums), tuple(returning), source, guarded
     )
-    return Statement(sql, params, guarded_sql, fetch=bool(returning))
+    return Statement(sql, params, guarded_sql, fetch=bool(returning), stage=stage)
 
 
 # Parameters per statement for multi-row inserts: under SQLite's 32,766 and PostgreSQL's
 # 65,535, and large enough that statement overhead stays small.
 MAX_PARAMS = 30_000
-# On PostgreSQL, rows travel as one array per column (`SELECT * FROM unnest(...)`):
-# a short statement with a few parameters instead of one placeholder per value, which
-# psycopg and the server parse in a fraction of the time. Rows per statement:
-UNNEST_ROWS = 10_000
-UNNEST_MIN_ROWS = 50
+# On PostgreSQL, many rows travel with COPY (binary) into a temporary table that the
+# statement reads (`_staged_plan`). Rows per statement, and the fewest worth a COPY:
+COPY_ROWS = 10_000
+COPY_MIN_ROWS = 50
 
 # Field types whose Python values psycopg sends as they are; others (JSON) are prepared
 # by the field, exactly as the ORM would.
@@ -278,46 +292,83 @@ _NATIVE_TYPES = frozenset(
     }
 )
 
-# How a column's values are encoded in the array form.
+# How a column's values are encoded for COPY.
 _NATIVE, _JSON, _PREPARED = "native", "json", "prepared"
 
 
+class _StagedPlan(NamedTuple):
+    sql: str
+    fields: tuple[models.Field, ...]
+    kinds: tuple[str, ...]
+    setup: str
+    copy: str
+    types: tuple[str, ...]
+
+
+@lru_cache(maxsize=128)
+def _staged_plan(
+    model: type[models.Model], constants: tuple[str, ...], names: tuple[str, ...]
+) -> _StagedPlan:
+    """The PostgreSQL form of `_columns_source` for many rows: `SELECT const, ...,
+    c0, c1, ... FROM` a temporary table with one column per name, which the rows fill
+    with COPY first.
+
+    Binary COPY is the cheapest way to send rows on both sides: psycopg encodes each row
+    in C (arrays for `unnest()`, the previous form, went through a Python loop per value,
+    and parsing them cost the server about as much again). The table is created once per
+    session (ON COMMIT DELETE ROWS, so its rows never outlive the transaction) and
+    emptied before each use; COPY fills it in the given order and the statement reads it
+    back in that order, so rows are still written in key order."""
+    db = _db()
+    fields = tuple(_field(model, name) for name in (*constants, *names))
+    scalars = [f"%b::{_cast_type(field, db)}" for field in fields[: len(constants)]]
+    kinds: list[str] = []
+    definitions: list[str] = []
+    selected: list[str] = []
+    for i, field in enumerate(fields[len(constants) :]):
+        column = f"c{i}"
+        if _native(field):
+            kinds.append(_NATIVE)
+            definitions.append(f"{column} {_cast_type(field, db)}")
+            selected.append(column)
+        elif isinstance(field, models.JSONField):
+            kinds.append(_JSON)  # the JSON text, cast when read
+            definitions.append(f"{column} text")
+            selected.append(f"{column}::jsonb")
+        else:
+            kinds.append(_PREPARED)
+            definitions.append(f"{column} {_cast_type(field, db)}")
+            selected.append(column)
+    spec = f"{model._meta.db_table}({', '.join(definitions)})"
+    table = f"pg_temp.trophy_stage_{zlib.crc32(spec.encode()):08x}"
+    return _StagedPlan(
+        sql=f"SELECT {', '.join([*scalars, *selected])} FROM {table}",
+        fields=fields,
+        kinds=tuple(kinds),
+        setup=(
+            f"CREATE TEMP TABLE IF NOT EXISTS {table} ({', '.join(definitions)}) "
+            f"ON COMMIT DELETE ROWS; DELETE FROM {table}"
+        ),
+        copy=f"COPY {table} FROM STDIN (FORMAT BINARY)",
+        # psycopg's names for the column types (numeric(19, 6) -> numeric)
+        types=tuple(d.split(" ", 1)[1].split("(")[0] for d in definitions),
+    )
+
+
 @lru_cache(maxsize=256)
-def _source_plan(
+def _values_plan(
     model: type[models.Model],
     constants: tuple[str, ...],
     names: tuple[str, ...],
     count: int,
     typed: bool,
-    vendor: str,
-) -> tuple[str, tuple[models.Field, ...], tuple[str, ...] | None]:
-    """The SQL of `_columns_source`, its fields (constants then names) and, for the
-    array form, how each is encoded (None for the VALUES form)."""
+) -> tuple[str, tuple[models.Field, ...]]:
+    """The `VALUES` form of `_columns_source` for `count` rows, and its fields."""
     db = _db()
     fields = tuple(_field(model, name) for name in (*constants, *names))
-    if vendor == "postgresql" and count >= UNNEST_MIN_ROWS and not typed:
-        kinds: list[str] = []
-        scalars: list[str] = []
-        casts: list[str] = []
-        for i, field in enumerate(fields):
-            if _native(field):
-                kind = _NATIVE
-            elif isinstance(field, models.JSONField) and i >= len(constants):
-                kind = _JSON
-            else:
-                kind = _PREPARED
-            kinds.append(kind)
-            if i < len(constants):
-                scalars.append(f"%b::{_cast_type(field, db)}")
-            elif kind == _JSON:
-                casts.append("%b::text[]::jsonb[]")
-            else:
-                casts.append(f"%b::{_cast_type(field, db)}[]")
-        select = ", ".join([*scalars, "u.*"])
-        return f"SELECT {select} FROM unnest({', '.join(casts)}) AS u", fields, tuple(kinds)
     placeholders = [f"%s::{_cast_type(f, db)}" if typed else "%s" for f in fields]
     row_sql = "(" + ", ".join(placeholders) + ")"
-    return f"VALUES {', '.join([row_sql] * count)}", fields, None
+    return f"VALUES {', '.join([row_sql] * count)}", fields
 
 
 def _columns_source(
@@ -327,35 +378,41 @@ def _columns_source(
     columns: list[list[Any]],
     *,
     typed: bool = False,
-) -> tuple[str, list[Any]]:
+) -> tuple[str, list[Any], Stage | None]:
     """SQL producing rows of the columns `constants` (one value for all rows) then
-    `names` (`columns`, one list of values each, all as long), and its params:
-    `SELECT const, ... , u.* FROM unnest(%s::type[], ...) AS u` on PostgreSQL for many
-    rows, `VALUES (...), ...` otherwise (with `typed`, each placeholder cast to its
-    column's type, for a VALUES list that is not directly an INSERT's source)."""
+    `names` (`columns`, one list of values each, all as long), its params, and its
+    Stage: on PostgreSQL, for many rows, `SELECT const, ..., c0, ... FROM` a temporary
+    table that the Stage's rows fill (`_staged_plan`); otherwise `VALUES (...), ...` and
+    no Stage (with `typed`, each placeholder cast to its column's type, for a VALUES
+    list that is not directly an INSERT's source)."""
     db = _db()
     count = len(columns[0])
-    sql, fields, kinds = _source_plan(
-        model, tuple(constants), tuple(names), count, typed, db.vendor
-    )
     fixed = list(constants.values())
-    params: list[Any] = []
-    if kinds is not None:
-        # Constants first (one value each), then one array per column.
-        for field, kind, value in zip(fields, kinds, fixed, strict=False):
-            params.append(value if kind == _NATIVE else field.get_db_prep_save(value, db))
-        arrays = zip(fields[len(fixed) :], kinds[len(fixed) :], columns, strict=True)
-        for field, kind, column in arrays:
+    if db.vendor == "postgresql" and count >= COPY_MIN_ROWS and not typed:
+        plan = _staged_plan(model, tuple(constants), tuple(names))
+        scalars = [
+            field.get_db_prep_save(value, db)
+            for field, value in zip(plan.fields[: len(fixed)], fixed, strict=True)
+        ]
+        encoded: list[Iterable[Any]] = []
+        for field, kind, column in zip(plan.fields[len(fixed) :], plan.kinds, columns, strict=True):
             if kind == _JSON:
-                column = _json_texts(column, field.encoder)  # type: ignore[attr-defined]
+                encoded.append(_json_texts(column, field.encoder))  # type: ignore[attr-defined]
             elif kind == _PREPARED:
-                column = [field.get_db_prep_save(v, db) for v in column]
-            params.append(column)
-        return sql, params
+                encoded.append([field.get_db_prep_save(v, db) for v in column])
+            else:
+                encoded.append(column)
+        return (
+            plan.sql,
+            scalars,
+            Stage(plan.setup, plan.copy, plan.types, zip(*encoded, strict=True)),
+        )
+    sql, fields = _values_plan(model, tuple(constants), tuple(names), count, typed)
     prep = [f.get_db_prep_save for f in fields]
+    params: list[Any] = []
     for row in zip(*columns, strict=True):
         params.extend(p(value, db) for p, value in zip(prep, (*fixed, *row), strict=True))
-    return sql, params
+    return sql, params, None
 
 
 def _cast_type(field: models.Field, db: BaseDatabaseWrapper) -> str:
@@ -389,37 +446,33 @@ def _json_texts(column: list[Any], encoder: type[json.JSONEncoder] | None) -> li
     return out
 
 
-def _execute(sql: str, params: list[Any], fetch: bool) -> list[tuple[Any, ...]]:
-    """Run a statement from `_rows_source`. On PostgreSQL its `%b` arrays need psycopg's
-    server-side binding, which sends them in binary (several times cheaper to encode
-    than Django's client-side binding); the statement runs on Django's connection, so in
-    its transaction, but bypasses Django's cursor wrapper (query logging)."""
-    if "%b" not in sql:
-        with _db().cursor() as cursor:
-            cursor.execute(sql, params)
-            return [tuple(r) for r in cursor.fetchall()] if fetch else []
+def _execute(statement: Statement) -> tuple[list[tuple[Any, ...]], int]:
+    """Run a statement; return its rows (none unless it `fetch`es) and how many rows it
+    wrote. A statement with a Stage, or with `%b` parameters (server-side binding), runs
+    on a psycopg cursor of Django's connection, so in its transaction: COPY and `%b`
+    need psycopg itself, which bypasses Django's cursor wrapper (query logging), but
+    errors are still raised as Django's."""
+    db = _db()
+    stage = statement.stage
+    if stage is None and "%b" not in statement.sql:
+        with db.cursor() as cursor:
+            cursor.execute(statement.sql, statement.params)
+            rows = [tuple(r) for r in cursor.fetchall()] if statement.fetch else []
+            return rows, cursor.rowcount
     import psycopg
 
-    db = _db()
     db.ensure_connection()
-    with psycopg.Cursor(db.connection) as cursor:
-        cursor.execute(sql, params)
-        return [tuple(r) for r in cursor.fetchall()] if fetch else []
-
-
-def _execute_count(sql: str, params: list[Any]) -> int:
-    """Run a statement like `_execute`; return how many rows it wrote."""
-    if "%b" not in sql:
-        with _db().cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount
-    import psycopg
-
-    db = _db()
-    db.ensure_connection()
-    with psycopg.Cursor(db.connection) as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
+    # Django's exception classes, as its own cursors raise them (IntegrityError, ...).
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        if stage is not None:
+            cursor.execute(stage.setup)
+            with cursor.copy(stage.copy) as copy:
+                copy.set_types(stage.types)
+                for row in stage.rows:
+                    copy.write_row(row)
+        cursor.execute(statement.sql, statement.params)
+        rows = [tuple(r) for r in cursor.fetchall()] if statement.fetch else []
+        return rows, cursor.rowcount
 
 
 def insert_rows_ignoring_conflict(
@@ -473,19 +526,21 @@ def insert_columns_ignoring_conflict(
     back = [_field(model, name) for name in returning]
     back_sql = ", ".join(_quoted_column(db, model, name) for name in returning)
     per_statement = (
-        UNNEST_ROWS
+        COPY_ROWS
         if db.vendor == "postgresql"
         else max(1, MAX_PARAMS // (len(names) + len(constants)))
     )
     out: list[tuple[Any, ...]] = []
     for start in range(0, count, per_statement):
         part = [column[start : start + per_statement] for column in values]
-        source, params = _columns_source(model, constants, names, part)
+        source, params, stage = _columns_source(model, constants, names, part)
         sql = f"INSERT INTO {table} ({column_sql}) {source} ON CONFLICT {conflict} DO NOTHING"
         if not returning:
-            out.extend([()] * _execute_count(sql, params))
+            out.extend([()] * _execute(Statement(sql, params, stage=stage))[1])
             continue
-        returned = _execute(f"{sql} RETURNING {back_sql}", params, fetch=True)
+        returned, _ = _execute(
+            Statement(f"{sql} RETURNING {back_sql}", params, fetch=True, stage=stage)
+        )
         out.extend(
             tuple(f.to_python(v) for f, v in zip(back, row, strict=True)) for row in returned
         )

@@ -399,16 +399,17 @@ def test_other_tenants_are_untouched(owner, outsider, words, tmp_path):
 
 
 def test_large_chunks_give_the_same_state_as_small_ones(owner, second_tenant, tmp_path):
-    """Chunks of many rows take the array (unnest) path on PostgreSQL, small ones the
-    VALUES path: the same file gives the same users, events and derived rows both ways."""
+    """Chunks of many rows take the COPY path on PostgreSQL, small ones the VALUES path:
+    the same file gives the same users, events and derived rows both ways, with whole
+    values (sent as ints) and fractional ones."""
     for tenant in (owner.tenant, second_tenant):
         AttributeFactory(tenant=tenant, key="source", type="event")
     items = [
         {
             "key": "words",
             "user": {"id": f"u{i % 60}", **({"tz": "Asia/Tokyo"} if i % 3 == 0 else {})},
-            "value": (i % 7) - 2.5,
-            **({"attributes": {"source": ["ios", "web"][i % 2]}} if i % 4 else {}),
+            "value": (i % 7) - 2.5 if i % 2 else i % 5,
+            **({"attributes": {"source": ["ios", "web"][i % 3 % 2]}} if i % 4 else {}),
             "timestamp": (datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=5 * i)).isoformat(),
         }
         for i in range(300)
@@ -435,7 +436,7 @@ def test_a_partly_imported_file_adds_only_its_new_lines_in_one_large_chunk(
     owner, second_tenant, tmp_path
 ):
     """An interrupted import finished by a re-run, with old and new lines in one chunk
-    (the array path on PostgreSQL): the same state as importing the file once."""
+    (the COPY path on PostgreSQL): the same state as importing the file once."""
     items = [
         {
             "key": "words",
