@@ -19,6 +19,12 @@ _last_rand = 0
 
 def uuid7() -> uuid.UUID:
     """Return a new, monotonically increasing (per process) version-7 UUID."""
+    return uuid7_many(1)[0]
+
+
+def uuid7_many(count: int) -> list[uuid.UUID]:
+    """`count` new version-7 UUIDs, increasing, all greater than every one this process
+    made before: one clock read and at most one draw of random bits for all of them."""
     global _last_ms, _last_rand
     with _lock:
         ms = time.time_ns() // 1_000_000
@@ -26,15 +32,14 @@ def uuid7() -> uuid.UUID:
             # Same millisecond (or a clock step back): keep order by incrementing the
             # 74 random bits instead of drawing new ones.
             ms = _last_ms
-            rand = _last_rand + 1
+            first = _last_rand + 1
         else:
-            rand = int.from_bytes(os.urandom(10), "big") >> 6  # 74 bits
-        _last_ms, _last_rand = ms, rand
-    rand_a = (rand >> 62) & 0xFFF
-    rand_b = rand & ((1 << 62) - 1)
-    value = (ms & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= rand_a << 64
-    value |= 0b10 << 62
-    value |= rand_b
-    return uuid.UUID(int=value)
+            # 73 random bits: even a long run of increments stays within the 74.
+            first = int.from_bytes(os.urandom(10), "big") >> 7
+        _last_ms, _last_rand = ms, first + count - 1
+    base = (ms & ((1 << 48) - 1)) << 80 | 0x7 << 76 | 0b10 << 62
+    low = (1 << 62) - 1
+    return [
+        uuid.UUID(int=base | (rand >> 62 & 0xFFF) << 64 | rand & low)
+        for rand in range(first, first + count)
+    ]

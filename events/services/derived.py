@@ -62,17 +62,23 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
     totals: dict[tuple, list] = {}
     daily: dict[tuple, list] = {}
     by_attribute: dict[tuple, list] = {}
+    # Keys hold a metric's id as its int (UUIDs hash and compare in Python code, ints in
+    # C; both sort the same way), mapped back to the UUID in the rows.
+    metrics: dict[int, uuid.UUID] = {}
     # One pass, [sum, count] per key; the same arithmetic (each value added in order) for
     # one event or a million.
     for user_id, metric_id, local_date, value, attributes in contributions:
-        key: tuple = (user_id, metric_id)
+        metric = metric_id.int
+        if metric not in metrics:
+            metrics[metric] = metric_id
+        key: tuple = (user_id, metric)
         acc = totals.get(key)
         if acc is None:
             totals[key] = [value, 1]
         else:
             acc[0] += value
             acc[1] += 1
-        key = (user_id, local_date, metric_id)
+        key = (user_id, local_date, metric)
         acc = daily.get(key)
         if acc is None:
             daily[key] = [value, 1]
@@ -80,7 +86,7 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
             acc[0] += value
             acc[1] += 1
         for name, item in attributes.items():
-            key = (user_id, metric_id, local_date, name, item)
+            key = (user_id, metric, local_date, name, item)
             acc = by_attribute.get(key)
             if acc is None:
                 by_attribute[key] = [value, 1]
@@ -90,12 +96,23 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
     # The tenant is the same for every row: sent once per statement (it is not part of
     # any key). Every writer sorts the same way, so they lock rows in the same order.
     return [
-        _Upsert(MetricTotal, TOTAL_KEYS, sorted((*k, *acc) for k, acc in totals.items())),
-        _Upsert(DailyRollup, DAILY_KEYS, sorted((*k, *acc) for k, acc in daily.items())),
+        _Upsert(
+            MetricTotal,
+            TOTAL_KEYS,
+            [(u, metrics[m], *acc) for (u, m), acc in sorted(totals.items())],
+        ),
+        _Upsert(
+            DailyRollup,
+            DAILY_KEYS,
+            [(u, d, metrics[m], *acc) for (u, d, m), acc in sorted(daily.items())],
+        ),
         _Upsert(
             DailyAttributeRollup,
             ATTRIBUTE_KEYS,
-            sorted((*k, *acc) for k, acc in by_attribute.items()),
+            [
+                (u, metrics[m], d, k, v, *acc)
+                for (u, m, d, k, v), acc in sorted(by_attribute.items())
+            ],
         ),
     ]
 
