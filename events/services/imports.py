@@ -45,7 +45,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from itertools import islice
 from queue import Empty
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
@@ -161,11 +161,15 @@ class ImportLineSerializer(BatchEventSerializer):
         Validation is a function of the value alone, and most lines repeat their user
         object, metric key, value and attributes verbatim: each field remembers the result
         of the values it accepted (by exact JSON value), so a repeated value is checked
-        once per import, by the same field objects."""
+        once per import, by the same field objects. A missing optional field is skipped as
+        DRF would skip it, and a value that DRF would only convert (a field with the base
+        `run_validation` and no validators, such as the timestamp) is converted directly."""
         out: dict[str, Any] = {}
         errors: dict[str, Any] = {}
-        for name, checked, hook, memo in self._checks():
+        for name, checked, hook, memo, skip_missing, convert in self._checks():
             raw = data.get(name, empty)
+            if raw is empty and skip_missing:
+                continue
             key = _memo_key(raw) if memo is not None and raw is not empty else None
             if key is not None and memo is not None:
                 hit = memo.get(key, empty)
@@ -173,7 +177,10 @@ class ImportLineSerializer(BatchEventSerializer):
                     out[name] = hit
                     continue
             try:
-                value = checked.run_validation(raw)
+                if convert is not None and raw is not None and raw is not empty:
+                    value = convert(raw)
+                else:
+                    value = checked.run_validation(raw)
                 value = hook(value) if hook is not None else value
             except serializers.ValidationError as exc:
                 errors[name] = exc.detail
@@ -189,23 +196,40 @@ class ImportLineSerializer(BatchEventSerializer):
             raise serializers.ValidationError(errors)
         return out
 
-    def _checks(
-        self,
-    ) -> list[tuple[str, serializers.Field, Callable[[Any], Any] | None, dict[Any, Any] | None]]:
+    def _checks(self) -> list[_Check]:
         checks = getattr(self, "_cached_checks", None)
         if checks is None:
             checks = [
-                (
+                _Check(
                     name,
                     field,
                     getattr(self, f"validate_{name}", None),
                     None if name in self.NOT_REMEMBERED else {},
+                    # what Field.validate_empty_values does with a missing value here
+                    skip_missing=not field.required and field.default is empty,
+                    # Field.run_validation of a present, non-null value: convert, then run
+                    # the validators (none here)
+                    convert=(
+                        field.to_internal_value
+                        if type(field).run_validation is serializers.Field.run_validation
+                        and not field.validators
+                        else None
+                    ),
                 )
                 for name, field in self.fields.items()
                 if not field.read_only
             ]
             self._cached_checks = checks
         return checks
+
+
+class _Check(NamedTuple):
+    name: str
+    field: serializers.Field
+    hook: Callable[[Any], Any] | None  # the serializer's validate_<name>
+    memo: dict[Any, Any] | None  # accepted values by _memo_key, None: not remembered
+    skip_missing: bool
+    convert: Callable[[Any], Any] | None
 
 
 # One parsed line, a plain tuple (cheap to pickle between processes):

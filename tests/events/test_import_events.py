@@ -636,3 +636,18 @@ def test_after_a_writer_fails_none_of_its_queued_lines_commit(owner, words, tmp_
 
     assert not Event.objects.exists()
     assert not EndUser.objects.filter(external_id="ann").exists()
+
+
+def test_a_parsed_line_survives_the_trip_from_the_parser_process():
+    """Parsed lines are pickled from the parser process to the writers."""
+    import pickle
+
+    from events.services.users import UserInput
+
+    user = UserInput(external_id="u1", changes={"tz": "Asia/Tokyo", "attributes": {"a": "b"}})
+    line = (7, uuid.uuid4(), user, 12, {"k": "v"}, datetime(2026, 1, 2, tzinfo=UTC), "key")
+
+    copy = pickle.loads(pickle.dumps(line, protocol=pickle.HIGHEST_PROTOCOL))
+
+    assert copy == line and isinstance(copy[2], UserInput)
+    assert copy[2].external_id == "u1" and copy[2].changes == user.changes
