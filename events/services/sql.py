@@ -3,7 +3,7 @@ and tell which they inserted, and additive upserts that return the new value.
 
 All are `INSERT ... ON CONFLICT` with `RETURNING`, which PostgreSQL and SQLite (3.35+)
 share. Values are encoded as the backend expects, exactly as the ORM would (each model
-field's `get_db_prep_save`; on PostgreSQL, many rows travel as one array per column).
+field's `get_db_prep_save`; on PostgreSQL, many rows travel with COPY, see `_staged_plan`).
 
 The SQL text of a statement depends only on its shape (model, columns, number of rows,
 backend), so it is built once per shape and cached: the single-event path sends the same
