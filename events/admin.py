@@ -535,7 +535,7 @@ class EndUserAdmin(admin.ModelAdmin):
 
     @admin.display(description="events")
     def events(self, obj: EndUser) -> str:
-        # With the tenant: the log's (tenant, user, timestamp) index serves it.
+        # The log's (user, timestamp) index serves it; the tenant keeps the link scoped.
         return _events_link(
             f"tenant__id__exact={obj.tenant_id}&user__id__exact={obj.pk}", "event log →"
         )
@@ -569,7 +569,8 @@ class EventAdmin(ReadOnlyAdmin):
     # No date_hierarchy: its drill-down runs SELECT DISTINCT over the whole event log,
     # which is slow at millions of rows; the date filters below are range queries.
     list_filter = ("tenant", "metric", "local_date", "timestamp")
-    # Exact matches use the (tenant, external_id) and idempotency indexes' columns.
+    # Exact matches: the users' (tenant, external_id) index and the primary key serve
+    # theirs; no index starts with the idempotency key (the log's is (user, metric, key)).
     search_fields = ("=user__external_id", "=idempotency_key", "=id")
     search_help_text = "Exact user id, idempotency key or event id."
     # uuid7 ids grow with arrival time, so "-id" is newest-received first via the primary

@@ -15,12 +15,11 @@ from .users import EndUser
 
 # The foreign keys of derived rows have no single-column index of their own (db_index=
 # False): each model's unique constraint or composite index serves the application's
-# reads and the upserts. They start with the user or the metric, not the tenant: both
-# belong to one tenant, so a leading tenant would only lengthen every entry by 16 bytes
-# (queries still filter on the tenant, which keeps them tenant-scoped). Fewer and
-# shorter index entries are most of what the import saves per row (docs/benchmarks.md). An index costs every row the import and the event path write. Deletes that
-# cascade here are not a hot path: tenants and metrics are soft-deleted, the admin deletes
-# no users, and replay deletes by (tenant, user) through the unique constraint.
+# reads and the upserts. They start with the user or the metric, not the tenant (see
+# docs/architecture.md, "The event log and derived state"). An index costs every row the
+# import and the event path write. Deletes that cascade here are not a hot path: tenants
+# and metrics are soft-deleted, the admin deletes no users, and replay deletes by user
+# through the unique constraint.
 #
 # Nor do they have database constraints (db_constraint=False): these rows are a cache of
 # the event log, written only by apply_contributions with the ids of events that have just

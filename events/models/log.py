@@ -26,12 +26,10 @@ class Event(models.Model):
     # below serve every query the application makes: (user, metric, idempotency_key) the
     # idempotency check, (user, timestamp) a user's events (replay, the admin's per-user
     # link), (metric, local_date) a metric's events (the admin's metric filter). None
-    # starts with the tenant: a user and a metric belong to one tenant, so the tenant
-    # would only make every entry 16 bytes longer (queries still filter on it, which
-    # keeps them tenant-scoped). Each index costs every insert of the log, the import's
-    # largest cost. Deletes that cascade here are not a hot path: tenants and metrics are
-    # soft-deleted and the admin deletes neither events nor users, so a rare cascade may
-    # scan the table.
+    # starts with the tenant (docs/architecture.md, "The event log and derived state").
+    # Each index costs every insert of the log, the import's largest cost. Deletes that
+    # cascade here are not a hot path: tenants and metrics are soft-deleted and the admin
+    # deletes neither events nor users, so a rare cascade may scan the table.
     #
     # Only the user has a database constraint. The tenant is the user's own (every writer
     # takes both from the user row it read; the database does not check that they match),

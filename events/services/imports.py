@@ -21,8 +21,9 @@ connection, so the database works on two statements at once. Each transaction lo
 existing users (`SELECT ... JOIN unnest(ids) ... ORDER BY id FOR UPDATE`, in id order so
 concurrent transactions cannot deadlock) before inserting their events, as the event path
 and `replay` lock a user: a replay of those users waits for the chunk or the chunk for
-the replay, and no event is counted twice. Chunks commit with `synchronous_commit` off: a crash can lose the last chunks
-committed (never half of one), which re-running the file restores.
+the replay, and no event is counted twice. Chunks commit with `synchronous_commit` off: a
+crash can lose the last chunks committed (never half of one), which re-running the file
+restores.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def derived_state_replay(
             for model in (MetricTotal, DailyRollup, DailyAttributeRollup):
                 deleted += model.objects.filter(tenant=tenant, user_id__in=ids).delete()[0]
             # Per user, in the order the events happened: the order the index on
-            # (tenant, user, timestamp) reads, and the one stateful derivations (streaks,
+            # (user, timestamp) reads, and the one stateful derivations (streaks,
             # points) will need.
             events = (
                 Event.objects.filter(tenant=tenant, user_id__in=ids)

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from ..prepared import Read
@@ -28,12 +29,13 @@ from ..prepared import Read
 
 class Stage(NamedTuple):
     """Rows that a statement reads from a temporary table, sent first with COPY (see
-    `_columns_source`)."""
+    `_staged_plan`)."""
 
-    setup: str  # creates the table in this session if it is missing, and empties it
+    setup: str  # creates the table in this session if it is missing; tells if it has rows
+    empty: str  # empties it
     copy: str  # COPY ... FROM STDIN (FORMAT BINARY)
     types: tuple[str, ...]  # the type of each column, for psycopg
-    rows: Iterable[Sequence[Any]]
+    rows: list[tuple[Any, ...]]
 
 
 class Statement(NamedTuple):
@@ -244,8 +246,9 @@ def upsert_add_statement(
     Each item of `rows` holds the key values then the sum values, in that order.
     `constants` are columns with one value for every row (sent once, not per row),
     written with new rows but not part of the key: `keys` alone must be the columns of a
-    unique constraint, the conflict target. One statement for all rows; concurrent callers never lose an increment
-    because the database applies `x = x + excluded.x` under the row's lock. It returns
+    unique constraint, the conflict target. One statement for all rows; concurrent
+    callers never lose an increment because the database applies `x = x + excluded.x`
+    under the row's lock. It returns
     the `returning` columns of every row written (order unspecified for several rows).
 
     With `guard`, on PostgreSQL, the statement also carries a form whose rows are only
@@ -301,6 +304,7 @@ class _StagedPlan(NamedTuple):
     fields: tuple[models.Field, ...]
     kinds: tuple[str, ...]
     setup: str
+    empty: str
     copy: str
     types: tuple[str, ...]
 
@@ -311,47 +315,47 @@ def _staged_plan(
 ) -> _StagedPlan:
     """The PostgreSQL form of `_columns_source` for many rows: `SELECT const, ...,
     c0, c1, ... FROM` a temporary table with one column per name, which the rows fill
-    with COPY first.
+    with COPY first (`_execute`).
 
     Binary COPY is the cheapest way to send rows on both sides: psycopg encodes each row
     in C (arrays for `unnest()`, the previous form, went through a Python loop per value,
     and parsing them cost the server about as much again). The table is created once per
-    session (ON COMMIT DELETE ROWS, so its rows never outlive the transaction) and
-    emptied before each use; COPY fills it in the given order and the statement reads it
-    back in that order, so rows are still written in key order."""
+    session with ON COMMIT DELETE ROWS, so it is empty at the start of every
+    transaction, and it is truncated before a second use in the same one (a DELETE would
+    leave dead rows that every later use of a long transaction, such as a replay, would
+    scan again). COPY fills it in the given order and the statement reads it back in that
+    order, so rows are still written in key order."""
     db = _db()
     fields = tuple(_field(model, name) for name in (*constants, *names))
     scalars = [f"%b::{_cast_type(field, db)}" for field in fields[: len(constants)]]
     kinds: list[str] = []
-    definitions: list[str] = []
+    types: list[str] = []
     selected: list[str] = []
     for i, field in enumerate(fields[len(constants) :]):
         column = f"c{i}"
-        if _native(field):
-            kinds.append(_NATIVE)
-            definitions.append(f"{column} {_cast_type(field, db)}")
-            selected.append(column)
-        elif isinstance(field, models.JSONField):
+        if isinstance(field, models.JSONField):
             kinds.append(_JSON)  # the JSON text, cast when read
-            definitions.append(f"{column} text")
+            types.append("text")
             selected.append(f"{column}::jsonb")
         else:
-            kinds.append(_PREPARED)
-            definitions.append(f"{column} {_cast_type(field, db)}")
+            kinds.append(_NATIVE if _native(field) else _PREPARED)
+            types.append(_cast_type(field, db))
             selected.append(column)
-    spec = f"{model._meta.db_table}({', '.join(definitions)})"
+    definitions = ", ".join(f"c{i} {kind}" for i, kind in enumerate(types))
+    spec = f"{model._meta.db_table}({definitions})"
     table = f"pg_temp.trophy_stage_{zlib.crc32(spec.encode()):08x}"
     return _StagedPlan(
         sql=f"SELECT {', '.join([*scalars, *selected])} FROM {table}",
         fields=fields,
         kinds=tuple(kinds),
         setup=(
-            f"CREATE TEMP TABLE IF NOT EXISTS {table} ({', '.join(definitions)}) "
-            f"ON COMMIT DELETE ROWS; DELETE FROM {table}"
+            f"CREATE TEMP TABLE IF NOT EXISTS {table} ({definitions}) ON COMMIT DELETE ROWS; "
+            f"SELECT EXISTS (SELECT FROM {table})"
         ),
+        empty=f"TRUNCATE {table}",
         copy=f"COPY {table} FROM STDIN (FORMAT BINARY)",
         # psycopg's names for the column types (numeric(19, 6) -> numeric)
-        types=tuple(d.split(" ", 1)[1].split("(")[0] for d in definitions),
+        types=tuple(kind.split("(")[0] for kind in types),
     )
 
 
@@ -405,7 +409,7 @@ def _columns_source(
         return (
             plan.sql,
             scalars,
-            Stage(plan.setup, plan.copy, plan.types, zip(*encoded, strict=True)),
+            Stage(plan.setup, plan.empty, plan.copy, plan.types, list(zip(*encoded, strict=True))),
         )
     sql, fields = _values_plan(model, tuple(constants), tuple(names), count, typed)
     prep = [f.get_db_prep_save for f in fields]
@@ -462,10 +466,17 @@ def _execute(statement: Statement) -> tuple[list[tuple[Any, ...]], int]:
     import psycopg
 
     db.ensure_connection()
+    # A Stage's COPY and the statement that reads it must share a transaction (the table
+    # is emptied at every commit): outside one, they get their own.
+    own = transaction.atomic(using=db.alias) if stage and db.get_autocommit() else nullcontext()
     # Django's exception classes, as its own cursors raise them (IntegrityError, ...).
-    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+    with own, db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         if stage is not None:
-            cursor.execute(stage.setup)
+            # Several commands: never a prepared statement, whatever prepare_threshold.
+            cursor.execute(stage.setup, prepare=False)
+            cursor.nextset()
+            if cursor.fetchone() == (True,):  # used earlier in this transaction
+                cursor.execute(stage.empty, prepare=False)
             with cursor.copy(stage.copy) as copy:
                 copy.set_types(stage.types)
                 for row in stage.rows:

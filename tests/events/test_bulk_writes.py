@@ -140,3 +140,37 @@ def test_many_rows_travel_with_copy_on_postgresql(owner, words):
     # the total (one row) as a VALUES list; daily and attribute rows from a COPY
     assert [s.stage is not None for s in statements] == [False, True, True]
     assert all("FROM pg_temp." in s.sql for s in statements[1:])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_write_outside_a_transaction_gets_one_of_its_own(owner, words):
+    """The COPY and the statement that reads its rows share a transaction even when the
+    caller holds none (the temporary table is emptied at every commit)."""
+    user = new_user(owner)
+    rows = contributions(user, words.pk, 120, days=120)
+
+    apply_contributions(owner.tenant.pk, rows, new_totals=False)
+
+    assert stored(user) == expected(rows)
+
+
+@pytest.mark.postgres
+def test_bulk_writes_work_whatever_the_prepare_threshold(owner, words):
+    """The temporary table's set-up is several commands, which must never be prepared
+    (psycopg prepares everything at prepare_threshold 0)."""
+    from django.db import connection
+
+    user = new_user(owner)
+    rows = contributions(user, words.pk, 120, days=120)
+    connection.ensure_connection()
+    raw = connection.connection
+    before = raw.prepare_threshold
+    raw.prepare_threshold = 0
+    try:
+        apply_contributions(owner.tenant.pk, rows, new_totals=False)
+        apply_contributions(owner.tenant.pk, rows, new_totals=False)
+    finally:
+        raw.prepare_threshold = before
+
+    assert stored(user) == expected(rows + rows)
