@@ -651,3 +651,20 @@ def test_a_parsed_line_survives_the_trip_from_the_parser_process():
 
     assert copy == line and isinstance(copy[2], UserInput)
     assert copy[2].external_id == "u1" and copy[2].changes == user.changes
+
+
+def test_the_cycle_collector_is_as_it_was_after_an_import(owner, words, tmp_path):
+    """The import holds automatic collection back while it runs (see _fewer_gc_pauses)."""
+    import gc
+
+    path = write_lines(tmp_path / "e.jsonl", [{"key": "words", "user": {"id": "u1"}, "value": 1}])
+    assert gc.isenabled()
+    run_import(path, owner.tenant)
+    assert gc.isenabled()
+
+    gc.disable()
+    try:
+        run_import(path, owner.tenant)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
