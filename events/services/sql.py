@@ -461,8 +461,7 @@ def _execute(statement: Statement) -> tuple[list[tuple[Any, ...]], int]:
     if stage is None and "%b" not in statement.sql:
         with db.cursor() as cursor:
             cursor.execute(statement.sql, statement.params)
-            rows = [tuple(r) for r in cursor.fetchall()] if statement.fetch else []
-            return rows, cursor.rowcount
+            return _outcome(cursor, statement.fetch)
     import psycopg
 
     db.ensure_connection()
@@ -482,8 +481,12 @@ def _execute(statement: Statement) -> tuple[list[tuple[Any, ...]], int]:
                 for row in stage.rows:
                     copy.write_row(row)
         cursor.execute(statement.sql, statement.params)
-        rows = [tuple(r) for r in cursor.fetchall()] if statement.fetch else []
-        return rows, cursor.rowcount
+        return _outcome(cursor, statement.fetch)
+
+
+def _outcome(cursor: Any, fetch: bool) -> tuple[list[tuple[Any, ...]], int]:
+    """A statement's rows (if it `fetch`es) and how many rows it wrote."""
+    return ([tuple(r) for r in cursor.fetchall()] if fetch else []), cursor.rowcount
 
 
 def insert_rows_ignoring_conflict(
@@ -546,12 +549,12 @@ def insert_columns_ignoring_conflict(
         part = [column[start : start + per_statement] for column in values]
         source, params, stage = _columns_source(model, constants, names, part)
         sql = f"INSERT INTO {table} ({column_sql}) {source} ON CONFLICT {conflict} DO NOTHING"
+        if returning:
+            sql += f" RETURNING {back_sql}"
+        returned, written = _execute(Statement(sql, params, fetch=bool(returning), stage=stage))
         if not returning:
-            out.extend([()] * _execute(Statement(sql, params, stage=stage))[1])
+            out.extend([()] * written)
             continue
-        returned, _ = _execute(
-            Statement(f"{sql} RETURNING {back_sql}", params, fetch=True, stage=stage)
-        )
         out.extend(
             tuple(f.to_python(v) for f, v in zip(back, row, strict=True)) for row in returned
         )
