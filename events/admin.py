@@ -29,7 +29,6 @@ from django.utils.html import format_html
 from .models import (
     ApiKey,
     Attribute,
-    DailyAttributeRollup,
     DailyRollup,
     EndUser,
     Event,
@@ -638,23 +637,16 @@ class MetricTotalAdmin(DerivedAdmin):
 
 @admin.register(DailyRollup)
 class DailyRollupAdmin(DerivedAdmin):
-    list_display = ("local_date", "user", "metric", "tenant", "total", "event_count")
-    list_filter = ("tenant", "local_date")
-    ordering = ("-local_date", "-id")
-
-
-@admin.register(DailyAttributeRollup)
-class DailyAttributeRollupAdmin(DerivedAdmin):
     list_display = (
         "local_date",
         "user",
         "metric",
-        "attribute_key",
-        "attribute_value",
+        "tenant",
         "total",
         "event_count",
+        "by_attribute",
     )
-    list_filter = ("tenant", "metric", "attribute_key", "local_date")
+    list_filter = ("tenant", "local_date")
     ordering = ("-local_date", "-id")
 
 

@@ -1,5 +1,5 @@
 from .config import Attribute, Metric
-from .derived import DailyAttributeRollup, DailyRollup, MetricTotal
+from .derived import AttributeSumsField, DailyRollup, MetricTotal
 from .log import Event, EventBatch
 from .tenancy import ApiKey, Organization, Tenant
 from .users import EndUser
@@ -7,7 +7,7 @@ from .users import EndUser
 __all__ = [
     "ApiKey",
     "Attribute",
-    "DailyAttributeRollup",
+    "AttributeSumsField",
     "DailyRollup",
     "EndUser",
     "Event",

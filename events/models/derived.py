@@ -1,13 +1,17 @@
 """State derived from the event log. Everything here can be rebuilt with `replay`.
 
 Rows are only ever changed with atomic upserts (INSERT ... ON CONFLICT DO UPDATE SET
-x = x + excluded.x), so concurrent events for one user never lose an increment.
+x = x + excluded.x, or the sums per attribute value with their own function), so
+concurrent events for one user never lose an increment.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
+from .. import attribute_sums
 from .config import Metric
 from .log import DECIMAL_PLACES, TOTAL_DIGITS
 from .tenancy import Tenant
@@ -56,8 +60,28 @@ class MetricTotal(models.Model):
         return f"{self.user_id}/{self.metric_id}: {self.total}"
 
 
+class AttributeSumsField(models.JSONField):
+    """`{attribute key: {value: [sum, count]}}` with exact sums (events.attribute_sums).
+    An upsert adds to it with `add_function` (sql.upsert_add_statement), where other
+    sums are added with `+`."""
+
+    add_function = attribute_sums.ADD_FUNCTION
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["encoder"] = attribute_sums.Encoder
+        kwargs["decoder"] = attribute_sums.Decoder
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        kwargs.pop("encoder", None)
+        kwargs.pop("decoder", None)
+        return name, path, args, kwargs
+
+
 class DailyRollup(models.Model):
-    """Sum and count of one user's events of one metric on one local date."""
+    """Sum and count of one user's events of one metric on one local date, in all and
+    per event-attribute value."""
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
@@ -71,6 +95,8 @@ class DailyRollup(models.Model):
     local_date = models.DateField()
     total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
     event_count = models.PositiveIntegerField()
+    # The same sum and count per event-attribute value (events.attribute_sums).
+    by_attribute = AttributeSumsField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -87,48 +113,3 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}/{self.metric_id} {self.local_date}: {self.total}"
-
-
-class DailyAttributeRollup(models.Model):
-    """Like DailyRollup, for the events carrying one event-attribute value."""
-
-    tenant = models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    user = models.ForeignKey(
-        EndUser, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    metric = models.ForeignKey(
-        Metric, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    local_date = models.DateField()
-    attribute_key = models.CharField(max_length=255)
-    attribute_value = models.CharField(max_length=255)
-    total = models.DecimalField(max_digits=TOTAL_DIGITS, decimal_places=DECIMAL_PLACES)
-    event_count = models.PositiveIntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=[
-                    "user",
-                    "metric",
-                    "local_date",
-                    "attribute_key",
-                    "attribute_value",
-                ],
-                name="daily_attribute_rollup_unique",
-            )
-        ]
-        indexes = [
-            models.Index(
-                fields=["metric", "attribute_key", "local_date"],
-                name="attr_rollup_metric_idx",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return (
-            f"{self.user_id}/{self.metric_id} {self.local_date} "
-            f"{self.attribute_key}={self.attribute_value}: {self.total}"
-        )

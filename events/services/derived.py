@@ -11,7 +11,8 @@ from typing import Any, NamedTuple
 
 from django.db import connection, models
 
-from ..models import DailyAttributeRollup, DailyRollup, MetricTotal
+from ..attribute_sums import accumulate
+from ..models import DailyRollup, MetricTotal
 from ..prepared import Read
 from .sql import (
     COPY_ROWS,
@@ -28,8 +29,8 @@ CHUNK = 2000
 TOTAL_KEYS = ("user", "metric")
 # Each in the order of its table's unique constraint, so rows are written in index order.
 DAILY_KEYS = ("user", "local_date", "metric")
-ATTRIBUTE_KEYS = ("user", "metric", "local_date", "attribute_key", "attribute_value")
 SUMS = ("total", "event_count")
+DAILY_SUMS = (*SUMS, "by_attribute")
 TOTAL_RETURNING = ("user", "metric", "total")
 
 # (user id, metric id, local date, value, event attributes); the value an int when it is
@@ -53,20 +54,21 @@ class Applied(NamedTuple):
 class _Upsert(NamedTuple):
     model: type[models.Model]
     keys: tuple[str, ...]
-    rows: list[tuple]  # key values then (sum, count), sorted by key
+    sums: tuple[str, ...]
+    rows: list[tuple]  # key values then sums, sorted by key
 
 
 def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
-    """The derivation itself: sum the contributions per total, per day and per attribute
-    value, one row per key (as ON CONFLICT requires), each list sorted by key."""
+    """The derivation itself: sum the contributions per total and per day (in all and per
+    event-attribute value, events.attribute_sums), one row per key (as ON CONFLICT
+    requires), each list sorted by key."""
     totals: dict[tuple, list] = {}
     daily: dict[tuple, list] = {}
-    by_attribute: dict[tuple, list] = {}
     # Keys hold a metric's id as its int (UUIDs hash and compare in Python code, ints in
     # C; both sort the same way), mapped back to the UUID in the rows.
     metrics: dict[int, uuid.UUID] = {}
-    # One pass, [sum, count] per key; the same arithmetic (each value added in order) for
-    # one event or a million.
+    # One pass, [sum, count] per total and [sum, count, by attribute] per day; the same
+    # arithmetic (each value added in order) for one event or a million.
     for user_id, metric_id, local_date, value, attributes in contributions:
         metric = metric_id.int
         if metric not in metrics:
@@ -81,38 +83,26 @@ def _sums(contributions: Iterable[Contribution]) -> list[_Upsert]:
         key = (user_id, local_date, metric)
         acc = daily.get(key)
         if acc is None:
-            daily[key] = [value, 1]
+            daily[key] = acc = [value, 1, {}]
         else:
             acc[0] += value
             acc[1] += 1
-        for name, item in attributes.items():
-            key = (user_id, metric, local_date, name, item)
-            acc = by_attribute.get(key)
-            if acc is None:
-                by_attribute[key] = [value, 1]
-            else:
-                acc[0] += value
-                acc[1] += 1
+        if attributes:
+            accumulate(acc[2], attributes, value)
     # The tenant is the same for every row: sent once per statement (it is not part of
     # any key). Every writer sorts the same way, so they lock rows in the same order.
     return [
         _Upsert(
             MetricTotal,
             TOTAL_KEYS,
+            SUMS,
             [(u, metrics[m], *acc) for (u, m), acc in sorted(totals.items())],
         ),
         _Upsert(
             DailyRollup,
             DAILY_KEYS,
+            DAILY_SUMS,
             [(u, d, metrics[m], *acc) for (u, d, m), acc in sorted(daily.items())],
-        ),
-        _Upsert(
-            DailyAttributeRollup,
-            ATTRIBUTE_KEYS,
-            [
-                (u, metrics[m], d, k, v, *acc)
-                for (u, m, d, k, v), acc in sorted(by_attribute.items())
-            ],
         ),
     ]
 
@@ -127,8 +117,8 @@ def _new_totals(rows: Iterable[tuple]) -> dict[tuple[int, uuid.UUID], Decimal]:
 def apply_contributions(
     tenant_id: uuid.UUID, contributions: Iterable[Contribution], *, new_totals: bool = True
 ) -> dict[tuple[int, uuid.UUID], Decimal]:
-    """Add events to totals, daily rollups and attribute rollups; return the new total of
-    every (user id, metric id) touched (an empty dict with `new_totals=False`, for a
+    """Add events to totals and daily rollups (with their sums per attribute value);
+    return the new total of every (user id, metric id) touched (an empty dict with `new_totals=False`, for a
     caller that does not need them, such as a bulk import: the same rows are written
     without reading thousands of totals back).
 
@@ -157,7 +147,7 @@ def _upsert_statements(
             upsert.model,
             constants=tenant,
             keys=upsert.keys,
-            sums=SUMS,
+            sums=upsert.sums,
             rows=chunk,
             returning=TOTAL_RETURNING if new_totals and upsert.model is MetricTotal else (),
             guard=guard,

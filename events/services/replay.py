@@ -1,7 +1,7 @@
 """Rebuilding derived state from the event log (`python manage.py replay`).
 
-The event log is the source of truth (DESIGN.md): totals, daily rollups and attribute
-rollups are deleted for the scope and recomputed by streaming the events through
+The event log is the source of truth (DESIGN.md): totals and daily rollups (with their
+sums per attribute value) are deleted for the scope and recomputed by streaming the events through
 `apply_contributions`, the same function incremental ingestion uses, so a replay of an
 unchanged log yields exactly the rows it found.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db import transaction
 
-from ..models import DailyAttributeRollup, DailyRollup, EndUser, Event, MetricTotal, Tenant
+from ..models import DailyRollup, EndUser, Event, MetricTotal, Tenant
 from .derived import apply_contributions
 
 CHUNK_SIZE = 10_000
@@ -29,7 +29,6 @@ class ReplayResult:
     deleted: int
     totals: int
     daily: int
-    by_attribute: int
 
 
 def derived_state_replay(
@@ -62,7 +61,7 @@ def derived_state_replay(
         deleted = replayed = 0
         for start in range(0, len(user_ids), USERS_PER_STEP):
             ids = user_ids[start : start + USERS_PER_STEP]
-            for model in (MetricTotal, DailyRollup, DailyAttributeRollup):
+            for model in (MetricTotal, DailyRollup):
                 deleted += model.objects.filter(tenant=tenant, user_id__in=ids).delete()[0]
             # Per user, in the order the events happened: the order the index on
             # (user, timestamp) reads, and the one stateful derivations (streaks,
@@ -83,5 +82,4 @@ def derived_state_replay(
             deleted=deleted,
             totals=MetricTotal.objects.filter(**scope).count(),
             daily=DailyRollup.objects.filter(**scope).count(),
-            by_attribute=DailyAttributeRollup.objects.filter(**scope).count(),
         )

@@ -218,7 +218,10 @@ def _upsert_sql(
     table = db.ops.quote_name(model._meta.db_table)
     key_columns = [_quoted_column(db, model, name) for name in (*constants, *keys)]
     sum_columns = [_quoted_column(db, model, name) for name in sums]
-    updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sum_columns)
+    updates = ", ".join(
+        _added(_field(model, name), table, column)
+        for name, column in zip(sums, sum_columns, strict=True)
+    )
     head = f"INSERT INTO {table} ({', '.join((*key_columns, *sum_columns))}) "
     conflict_columns = [_quoted_column(db, model, name) for name in keys]
     tail = f" ON CONFLICT ({', '.join(conflict_columns)}) DO UPDATE SET {updates}"
@@ -228,6 +231,15 @@ def _upsert_sql(
     if guarded:
         guarded_sql = f"{head}SELECT * FROM ({source}) AS v WHERE EXISTS (SELECT 1 FROM ins){tail}"
     return head + source + tail, guarded_sql
+
+
+def _added(field: models.Field, table: str, column: str) -> str:
+    """The upsert's `SET` of one sum: the row's value plus the new one, with `+` or with
+    the field's own `add_function` (a JSON column of sums, events.attribute_sums)."""
+    function = getattr(field, "add_function", None)
+    if function is not None:
+        return f"{column} = {function}({table}.{column}, excluded.{column})"
+    return f"{column} = {table}.{column} + excluded.{column}"
 
 
 def upsert_add_statement(

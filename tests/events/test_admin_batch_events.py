@@ -10,7 +10,6 @@ import time_machine
 from rest_framework.test import APIClient
 
 from events.models import (
-    DailyAttributeRollup,
     DailyRollup,
     EndUser,
     Event,
@@ -19,6 +18,7 @@ from events.models import (
 )
 from events.services.admin_config import NewTenant, tenants_create
 from events.services.batches import batch_process
+from tests.derived import attribute_rows
 from tests.factories import AttributeFactory, MetricFactory
 
 URL = "/admin-api/v1/metrics/events"
@@ -92,8 +92,7 @@ def test_items_mean_what_a_single_event_means(api, owner, words, send):
     assert stored.timestamp == datetime(2026, 1, 6, 4, 30, tzinfo=UTC)
     assert stored.local_date.isoformat() == "2026-01-06"  # user tz: tenant default, UTC
     assert stored.user.attributes == {"plan": "pro"}
-    rollup = DailyAttributeRollup.objects.get(attribute_key="source")
-    assert (rollup.attribute_value, rollup.total) == ("web", 7)
+    assert attribute_rows() == [("source", "web", 7, 1)]
 
 
 def test_idempotency_keys_count_once_inside_a_batch_across_batches_and_single_events(

@@ -9,11 +9,15 @@ from decimal import Decimal
 
 import pytest
 from django.db import DataError, transaction
+from django.utils import timezone
 
-from events.models import DailyAttributeRollup, DailyRollup, EndUser, MetricTotal
+from events.ids import uuid7_many
+from events.models import DailyRollup, EndUser, Event, MetricTotal
 from events.numbers import compact
 from events.services import derived, sql
 from events.services.derived import apply_contributions
+from events.services.events import IDEMPOTENCY_CONFLICT
+from tests.derived import attribute_rows
 from tests.factories import EndUserFactory
 
 DAY = date(2026, 3, 1)
@@ -66,10 +70,7 @@ def stored(user: EndUser) -> dict[str, dict]:
             )
         },
         "by_attribute": {
-            (d, k, v): (t, n)
-            for d, k, v, t, n in DailyAttributeRollup.objects.filter(user=user).values_list(
-                "local_date", "attribute_key", "attribute_value", "total", "event_count"
-            )
+            (d, k, v): (t, n) for d, k, v, t, n in attribute_rows("local_date", user=user)
         },
     }
 
@@ -119,14 +120,30 @@ def test_a_bulk_write_refuses_an_over_long_value_and_writes_nothing(owner, words
     """A value longer than its column is an error, never cut short; the transaction's
     rows are all rolled back."""
     user = new_user(owner)
-    rows = contributions(user, words.pk, 100, days=100)
-    rows[57] = (*rows[57][:4], {"k": "x" * 256})
+    count = 100
+    keys = [f"key-{i}" for i in range(count)]
+    keys[57] = "x" * 256  # the column is a varchar(255)
+    now = timezone.now()
 
     with pytest.raises(DataError), transaction.atomic():
-        apply_contributions(owner.tenant.pk, rows, new_totals=False)
+        sql.insert_columns_ignoring_conflict(
+            Event,
+            constants={"tenant": owner.tenant.pk, "received_at": now},
+            columns={
+                "id": uuid7_many(count),
+                "user": [user.pk] * count,
+                "metric": [words.pk] * count,
+                "value": [1] * count,
+                "attributes": [{}] * count,
+                "timestamp": [now] * count,
+                "local_date": [now.date()] * count,
+                "idempotency_key": keys,
+            },
+            conflict=IDEMPOTENCY_CONFLICT,
+            returning=(),
+        )
 
-    assert not DailyRollup.objects.exists() and not DailyAttributeRollup.objects.exists()
-    assert not MetricTotal.objects.exists()
+    assert not Event.objects.exists()
 
 
 @pytest.mark.postgres
@@ -137,8 +154,8 @@ def test_many_rows_travel_with_copy_on_postgresql(owner, words):
         contributions(user, words.pk, sql.COPY_MIN_ROWS, days=sql.COPY_MIN_ROWS),
         new_totals=False,
     )
-    # the total (one row) as a VALUES list; daily and attribute rows from a COPY
-    assert [s.stage is not None for s in statements] == [False, True, True]
+    # the total (one row) as a VALUES list; the daily rows from a COPY
+    assert [s.stage is not None for s in statements] == [False, True]
     assert all("FROM pg_temp." in s.sql for s in statements[1:])
 
 

@@ -17,7 +17,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from events.models import (
-    DailyAttributeRollup,
     DailyRollup,
     EndUser,
     Event,
@@ -27,6 +26,7 @@ from events.models import (
 )
 from events.services.imports import derived_idempotency_key
 from events.services.replay import derived_state_replay
+from tests.derived import attribute_rows
 from tests.factories import AttributeFactory, EndUserFactory, MetricFactory
 
 URL = "/v1/metrics/{}/event"
@@ -42,15 +42,7 @@ def derived_state(tenant: Tenant, user: EndUser | None = None) -> dict[str, list
     daily = DailyRollup.objects.filter(**scope).values_list(
         "user__external_id", "metric__key", "local_date", "total", "event_count"
     )
-    by_attribute = DailyAttributeRollup.objects.filter(**scope).values_list(
-        "user__external_id",
-        "metric__key",
-        "local_date",
-        "attribute_key",
-        "attribute_value",
-        "total",
-        "event_count",
-    )
+    by_attribute = attribute_rows("user__external_id", "metric__key", "local_date", **scope)
     return {
         "totals": sorted(totals),
         "daily": sorted(daily),

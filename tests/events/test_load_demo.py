@@ -24,7 +24,6 @@ from rest_framework.test import APIClient
 from events.models import (
     ApiKey,
     Attribute,
-    DailyAttributeRollup,
     DailyRollup,
     EndUser,
     Event,
@@ -34,6 +33,7 @@ from events.models import (
     Tenant,
 )
 from events.services.demo import demo_load
+from tests.derived import attribute_rows
 
 
 def load(credentials: Path, users: int | None = None) -> str:
@@ -69,7 +69,6 @@ def counts() -> dict[str, int]:
             Event,
             MetricTotal,
             DailyRollup,
-            DailyAttributeRollup,
         )
     } | {"superusers": get_user_model().objects.filter(is_superuser=True).count()}
 
@@ -144,8 +143,11 @@ def test_derived_totals_and_rollups_equal_sums_of_the_events(db, tmp_path):
     ):
         by_source[(user, metric, day, attributes["source"])] += value
     attribute_rollups = {
-        (r.user_id, r.metric_id, r.local_date, r.attribute_value): r.total
-        for r in DailyAttributeRollup.objects.filter(attribute_key="source")
+        (user, metric, day, item): total
+        for user, metric, day, name, item, total, _count in attribute_rows(
+            "user", "metric", "local_date"
+        )
+        if name == "source"
     }
 
     assert totals and totals == from_events
@@ -219,7 +221,6 @@ def test_demo_load_service_is_deterministic_for_a_seed(db, tmp_path):
     Event.objects.all().delete()
     MetricTotal.objects.all().delete()
     DailyRollup.objects.all().delete()
-    DailyAttributeRollup.objects.all().delete()
 
     again = demo_load(credentials_path=tmp_path / "c.json", now=now, user_count=4)
 

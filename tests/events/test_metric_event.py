@@ -9,8 +9,9 @@ import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
 
-from events.models import DailyAttributeRollup, DailyRollup, EndUser, Event, MetricTotal
+from events.models import DailyRollup, EndUser, Event, MetricTotal
 from events.services.derived import apply_contributions
+from tests.derived import attribute_rows
 from tests.factories import AttributeFactory
 
 URL = "/v1/metrics/{}/event"
@@ -173,10 +174,7 @@ def test_event_attributes_are_rolled_up_per_value(api, owner, words):
     post(api, body={"user": {"id": "u1"}, "value": 4, "attributes": {"source": "mobile"}})
     post(api, body={"user": {"id": "u1"}, "value": 5, "attributes": {"source": "web"}})
 
-    rows = {
-        r.attribute_value: (r.total, r.event_count)
-        for r in DailyAttributeRollup.objects.filter(attribute_key="source")
-    }
+    rows = {item: (total, count) for _key, item, total, count in attribute_rows()}
     assert rows == {"mobile": (7, 2), "web": (5, 1)}
 
 

@@ -13,7 +13,8 @@ from events.services.replay import derived_state_replay
 
 class Command(BaseCommand):
     help = (
-        "Rebuild a tenant's derived state (metric totals, daily rollups, attribute rollups) "
+        "Rebuild a tenant's derived state (metric totals, daily rollups with their sums per "
+        "event-attribute value) "
         "from its event log, in one transaction. With --user, only that user's."
     )
 
@@ -45,5 +46,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Replayed {result.events} events of {who} ({tenant.id}): "
             f"{result.deleted} derived rows deleted, now {result.totals} totals, "
-            f"{result.daily} daily rollups, {result.by_attribute} attribute rollups."
+            f"{result.daily} daily rollups."
         )

@@ -1,0 +1,116 @@
+"""The sums per event-attribute value move from their own table (DailyAttributeRollup, one
+row per user, metric, day, attribute and value) into a JSON column of the daily rollup
+(events.attribute_sums explains why). The existing sums are carried over, and back on
+reversal; on PostgreSQL the upsert's function is created here."""
+
+from collections.abc import Iterator
+from itertools import groupby, islice
+from typing import Any
+
+from django.db import migrations
+
+import events.models.derived
+from events import attribute_sums
+
+BATCH = 1000
+
+
+def create_function(apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(attribute_sums.POSTGRESQL_FUNCTION)
+
+
+def drop_function(apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(attribute_sums.DROP_POSTGRESQL_FUNCTION)
+
+
+def _batches(items: Iterator[Any]) -> Iterator[list[Any]]:
+    while batch := list(islice(items, BATCH)):
+        yield batch
+
+
+def move_sums_into_daily_rollups(apps: Any, schema_editor: Any) -> None:
+    alias = schema_editor.connection.alias
+    old = apps.get_model("events", "DailyAttributeRollup").objects.using(alias)
+    daily = apps.get_model("events", "DailyRollup")
+    rows = old.order_by("user_id", "local_date", "metric_id").values_list(
+        "user_id",
+        "local_date",
+        "metric_id",
+        "attribute_key",
+        "attribute_value",
+        "total",
+        "event_count",
+    )
+    # Each day's rows, read in key order (a group is gone once groupby moves on: listed)
+    days = (
+        (key, list(group))
+        for key, group in groupby(rows.iterator(chunk_size=BATCH), key=lambda row: row[:3])
+    )
+    for batch in _batches(days):
+        sums: dict[tuple[Any, ...], attribute_sums.AttributeSums] = {}
+        for key, group in batch:
+            per_key = sums[key] = {}
+            for *_, name, item, total, count in group:
+                per_key.setdefault(name, {})[item] = [total, count]
+        rollups = list(
+            daily.objects.using(alias).filter(
+                user_id__in={key[0] for key in sums},
+                local_date__in={key[1] for key in sums},
+                metric_id__in={key[2] for key in sums},
+            )
+        )
+        changed = []
+        for rollup in rollups:
+            found = sums.get((rollup.user_id, rollup.local_date, rollup.metric_id))
+            if found is not None:
+                rollup.by_attribute = found
+                changed.append(rollup)
+        daily.objects.using(alias).bulk_update(changed, ["by_attribute"])
+
+
+def move_sums_back(apps: Any, schema_editor: Any) -> None:
+    alias = schema_editor.connection.alias
+    old = apps.get_model("events", "DailyAttributeRollup")
+    rollups = (
+        apps.get_model("events", "DailyRollup")
+        .objects.using(alias)
+        .exclude(by_attribute={})
+        .order_by("pk")
+    )
+    for batch in _batches(rollups.iterator(chunk_size=BATCH)):
+        old.objects.using(alias).bulk_create(
+            old(
+                tenant_id=rollup.tenant_id,
+                user_id=rollup.user_id,
+                metric_id=rollup.metric_id,
+                local_date=rollup.local_date,
+                attribute_key=name,
+                attribute_value=item,
+                total=total,
+                event_count=count,
+            )
+            for rollup in batch
+            for name, per_value in rollup.by_attribute.items()
+            for item, (total, count) in per_value.items()
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("events", "0006_indexes_without_tenant"),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name="dailyrollup",
+            name="by_attribute",
+            field=events.models.derived.AttributeSumsField(blank=True, default=dict),
+        ),
+        migrations.RunPython(create_function, drop_function, elidable=False),
+        migrations.RunPython(move_sums_into_daily_rollups, move_sums_back),
+        migrations.DeleteModel(
+            name="DailyAttributeRollup",
+        ),
+    ]
