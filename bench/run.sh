@@ -171,7 +171,7 @@ if [[ "${BENCH_SKIP_IMPORT:-0}" != 1 ]]; then
     psql -Atd "$IMPORT_DB" -c "SELECT 'users ' || count(*) FROM events_enduser" \
         -c "SELECT 'totals ' || count(*) || ' sum ' || sum(total) FROM events_metrictotal" \
         -c "SELECT 'daily rollups ' || count(*) || ' events ' || sum(event_count) FROM events_dailyrollup" \
-        -c "SELECT 'attribute rollups ' || count(*) FROM events_dailyattributerollup" >"$OUT/import-db-counts.txt"
+        -c "SELECT 'sums per attribute value ' || count(*) FROM events_dailyrollup, jsonb_each(by_attribute) AS a(k, v), jsonb_each(a.v)" >"$OUT/import-db-counts.txt"
     unset DATABASE_URL
     rm -f "$OUT/events.jsonl"
 fi

@@ -30,7 +30,39 @@ def _batches(items: Iterator[Any]) -> Iterator[list[Any]]:
         yield batch
 
 
+# On PostgreSQL the move is two statements (seconds for a million rows, where the
+# portable code below, which SQLite runs, takes about a minute).
+POSTGRESQL_MOVE = """
+UPDATE events_dailyrollup AS d SET by_attribute = s.sums
+FROM (
+    SELECT user_id, local_date, metric_id, jsonb_object_agg(attribute_key, per_value) AS sums
+    FROM (
+        SELECT user_id, local_date, metric_id, attribute_key,
+            jsonb_object_agg(
+                attribute_value, jsonb_build_array(trim_scale(total), event_count)
+            ) AS per_value
+        FROM events_dailyattributerollup
+        GROUP BY user_id, local_date, metric_id, attribute_key
+    ) AS per_key
+    GROUP BY user_id, local_date, metric_id
+) AS s
+WHERE d.user_id = s.user_id AND d.local_date = s.local_date AND d.metric_id = s.metric_id
+"""
+POSTGRESQL_MOVE_BACK = """
+INSERT INTO events_dailyattributerollup
+    (tenant_id, user_id, metric_id, local_date, attribute_key, attribute_value, total,
+     event_count)
+SELECT d.tenant_id, d.user_id, d.metric_id, d.local_date, a.name, v.item,
+    (v.pair->>0)::numeric, (v.pair->>1)::integer
+FROM events_dailyrollup AS d, jsonb_each(d.by_attribute) AS a(name, items),
+    jsonb_each(a.items) AS v(item, pair)
+"""
+
+
 def move_sums_into_daily_rollups(apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRESQL_MOVE)
+        return
     alias = schema_editor.connection.alias
     old = apps.get_model("events", "DailyAttributeRollup").objects.using(alias)
     daily = apps.get_model("events", "DailyRollup")
@@ -71,6 +103,9 @@ def move_sums_into_daily_rollups(apps: Any, schema_editor: Any) -> None:
 
 
 def move_sums_back(apps: Any, schema_editor: Any) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(POSTGRESQL_MOVE_BACK)
+        return
     alias = schema_editor.connection.alias
     old = apps.get_model("events", "DailyAttributeRollup")
     rollups = (
