@@ -24,14 +24,14 @@ Repeat user, no user changes, no event attributes: 3 queries on PostgreSQL, 6 on
      c. INSERT ... ON CONFLICT DO UPDATE on the metric total, RETURNING the new total
         (the response's `total`, atomically, without a read-modify-write race);
      d. the same upsert on the day's rollup (events and sums per user, metric, local
-        day: summaries, streaks and Wrapped read these instead of the log).
+        day, also per event-attribute value: summaries, streaks and Wrapped read these
+        instead of the log).
 New user: one more, INSERT the user ... ON CONFLICT (tenant, external id) DO NOTHING
   (query 2 found nothing; a concurrent creator makes the insert a no-op and we re-read),
   and one less, the streak read: a user created by this event has exactly one active
   day, the event's, so the streak is known without reading.
-Two event attributes: one upsert more, writing both attributes' daily rollups
-  (per-attribute-value breakdowns; one upsert however many attributes; on PostgreSQL
-  part of the write statement, so no query more there).
+Event attributes: no query more; the daily rollup's upsert adds the event to the day's
+  sums per attribute value, a column of the same row (events/attribute_sums.py).
 User whose fields change: one more: UPDATE only the changed columns (the row is
   already locked, so attributes merge safely). Unchanged fields (the common case) write
   nothing.
