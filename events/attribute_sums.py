@@ -6,15 +6,22 @@ count of the events carrying each value of each event attribute:
     {"device": {"ios": [12.5, 3], "android": [4, 1]}, "plan": {"pro": [16.5, 4]}}
 
 Sums are JSON numbers written exactly (a whole sum as an integer, a fraction in plain
-notation, never a float's approximation) and read back as `Decimal` (`Decoder`), so they
-are as exact as the rollup's own `total`. Events are added to a row with `add`, which
-the upsert calls as the SQL function `ADD_FUNCTION`: a PL/pgSQL function on PostgreSQL
-(migration 0007, `POSTGRESQL_FUNCTION`), this module's `add_texts` registered on every
-SQLite connection (`events.apps`). Both give the same sums.
+notation without trailing zeros, never a float's approximation) and, when the column is
+read whole, read back as `Decimal` (`Decoder`), so they are as exact as the rollup's own
+`total`. (A key path read in SQL, `by_attribute__device__ios__0`, is the database's
+number: a float on SQLite.) Events are added to a row with `add`, which the upsert calls
+as the SQL function `ADD_FUNCTION`: PL/pgSQL on PostgreSQL, created by migration 0007;
+this module's `add_texts` on SQLite, registered on every connection (`events.apps`).
+Both write the same numbers.
+
+Cost: the upsert rewrites the row's JSON, so an event costs more the more distinct values
+its user's day already holds. Attributes are meant for a few values each (a device, a
+plan, a language); an attribute with a new value on every event (an id) makes a user's
+busy day quadratic in its events. docs/architecture.md says so.
 
 Why a column and not a table of its own (until migration 0007, `DailyAttributeRollup`,
 one row per day and attribute value): that table took two rows and six index entries
-per imported event here, half of PostgreSQL's work in `import_events`; the JSON adds a
+per imported event here, a third of PostgreSQL's work in `import_events`; the JSON adds a
 few dozen bytes to a row that is written anyway. Its readers (Wrapped's `byAttribute`)
 read a user's daily rollups of a metric for a period, which now carry the breakdown.
 """
@@ -29,40 +36,6 @@ from typing import Any
 AttributeSums = dict[str, dict[str, list[Any]]]
 
 ADD_FUNCTION = "trophy_add_attribute_sums"
-
-# The same sums as `add`: values of a key are added per value; a sum keeps no trailing
-# zeros (trim_scale), as `number_text` writes it. Empty objects are the common case on
-# both sides (an event without attributes, a day's first events) and return at once.
-POSTGRESQL_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION {ADD_FUNCTION}(a jsonb, b jsonb) RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
-BEGIN
-    IF b = '{{}}'::jsonb THEN
-        RETURN a;
-    END IF;
-    IF a = '{{}}'::jsonb THEN
-        RETURN b;
-    END IF;
-    RETURN (
-        SELECT jsonb_object_agg(name, per_value)
-        FROM (
-            SELECT name, jsonb_object_agg(item, jsonb_build_array(trim_scale(total), count))
-                AS per_value
-            FROM (
-                SELECT e.name, v.item, sum((v.pair->>0)::numeric) AS total,
-                    sum((v.pair->>1)::bigint) AS count
-                FROM (SELECT * FROM jsonb_each(a) UNION ALL SELECT * FROM jsonb_each(b))
-                    AS e(name, items),
-                    jsonb_each(e.items) AS v(item, pair)
-                GROUP BY e.name, v.item
-            ) AS summed
-            GROUP BY name
-        ) AS per_name
-    );
-END
-$$
-"""
-DROP_POSTGRESQL_FUNCTION = f"DROP FUNCTION IF EXISTS {ADD_FUNCTION}(jsonb, jsonb)"
 
 
 def accumulate(sums: AttributeSums, attributes: dict[str, str], value: int | Decimal) -> None:
@@ -102,7 +75,7 @@ def number_text(value: int | Decimal) -> str:
         return str(value)
     if value == value.to_integral_value():
         return str(int(value))
-    return format(value.normalize(), "f")
+    return format(value, "f").rstrip("0")  # a fraction: a "." precedes the zeros
 
 
 # Quoted keys and values by their text: an import writes the same few thousand times.
@@ -119,7 +92,8 @@ def _quote(text: str) -> str:
 
 
 def dumps(sums: AttributeSums) -> str:
-    """The JSON text of `sums`, with exact numbers (`number_text`)."""
+    """The JSON text of `sums`, with exact numbers (`number_text`); the hot path of bulk
+    writes (about 2 µs for a row with two attributes)."""
     return (
         "{"
         + ",".join(
@@ -137,10 +111,35 @@ def dumps(sums: AttributeSums) -> str:
 
 
 class Encoder(json.JSONEncoder):
-    """For the field: `json.dumps(sums, cls=Encoder)` is `dumps(sums)`."""
+    """For the field: a whole column value is `dumps`; anything else (the value of a key
+    path lookup such as `by_attribute__device__ios=[3, 2]`, the admin's display) is plain
+    JSON with Decimals written exactly."""
 
     def encode(self, o: Any) -> str:
-        return dumps(o)
+        if self.ensure_ascii and _is_sums(o):
+            return dumps(o)
+        return _exact(o, self.ensure_ascii)
+
+
+def _is_sums(o: Any) -> bool:
+    return isinstance(o, dict) and all(
+        isinstance(per_value, dict)
+        and all(isinstance(pair, list) and len(pair) == 2 for pair in per_value.values())
+        for per_value in o.values()
+    )
+
+
+def _exact(o: Any, ascii: bool) -> str:
+    if isinstance(o, Decimal):
+        return number_text(o)
+    if isinstance(o, dict):
+        items = (
+            f"{json.dumps(str(k), ensure_ascii=ascii)}:{_exact(v, ascii)}" for k, v in o.items()
+        )
+        return "{" + ",".join(items) + "}"
+    if isinstance(o, list | tuple):
+        return "[" + ",".join(_exact(item, ascii) for item in o) + "]"
+    return json.dumps(o, ensure_ascii=ascii)
 
 
 class Decoder(json.JSONDecoder):
@@ -152,7 +151,7 @@ class Decoder(json.JSONDecoder):
 
 
 def loads(text: str) -> AttributeSums:
-    sums: AttributeSums = json.loads(text, parse_float=Decimal)
+    sums: AttributeSums = json.loads(text, cls=Decoder)
     return sums
 
 

@@ -66,6 +66,8 @@ class AttributeSumsField(models.JSONField):
     sums are added with `+`."""
 
     add_function = attribute_sums.ADD_FUNCTION
+    # A column value's JSON text, without the encoder's checks (sql._json_texts).
+    json_text = staticmethod(attribute_sums.dumps)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["encoder"] = attribute_sums.Encoder

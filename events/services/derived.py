@@ -118,8 +118,8 @@ def apply_contributions(
     tenant_id: uuid.UUID, contributions: Iterable[Contribution], *, new_totals: bool = True
 ) -> dict[tuple[int, uuid.UUID], Decimal]:
     """Add events to totals and daily rollups (with their sums per attribute value);
-    return the new total of every (user id, metric id) touched (an empty dict with `new_totals=False`, for a
-    caller that does not need them, such as a bulk import: the same rows are written
+    return the new total of every (user id, metric id) touched (an empty dict with
+    `new_totals=False`, for a caller that does not need them, such as a bulk import: the same rows are written
     without reading thousands of totals back).
 
     Contributions are summed in memory first (one row per key and statement, as ON

@@ -9,8 +9,8 @@ tests/events/test_event_queries.py):
    and only if it was inserted: read the user's active days for the streak as they were
    before the event (skipped for a user created by this event: its only active day is
    the event's), and add the value to the user's metric total (atomic upsert, returns
-   the new total), to the day's rollup and, when the event has attributes, to each
-   attribute value's rollup. One statement on PostgreSQL (derived.insert_and_apply);
+   the new total) and to the day's rollup (and, when the event has attributes, to the
+   rollup's sums per attribute value). One statement on PostgreSQL (derived.insert_and_apply);
    one per step on SQLite.
 
 Totals and rollups are sums, which commute: an event that arrives late (back-dated

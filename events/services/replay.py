@@ -1,8 +1,8 @@
 """Rebuilding derived state from the event log (`python manage.py replay`).
 
 The event log is the source of truth (DESIGN.md): totals and daily rollups (with their
-sums per attribute value) are deleted for the scope and recomputed by streaming the events through
-`apply_contributions`, the same function incremental ingestion uses, so a replay of an
+sums per attribute value) are deleted for the scope and recomputed by streaming the
+events through `apply_contributions`, the same function incremental ingestion uses, so a replay of an
 unchanged log yields exactly the rows it found.
 """
 

@@ -18,7 +18,7 @@ import json
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, NamedTuple
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -260,8 +260,8 @@ def upsert_add_statement(
     written with new rows but not part of the key: `keys` alone must be the columns of a
     unique constraint, the conflict target. One statement for all rows; concurrent
     callers never lose an increment because the database applies `x = x + excluded.x`
-    under the row's lock. It returns
-    the `returning` columns of every row written (order unspecified for several rows).
+    (or the field's `add_function`, see `_added`) under the row's lock. It returns the
+    `returning` columns of every row written (order unspecified for several rows).
 
     With `guard`, on PostgreSQL, the statement also carries a form whose rows are only
     written when a CTE named `ins` has a row (for `insert_then`)."""
@@ -413,7 +413,7 @@ def _columns_source(
         encoded: list[Iterable[Any]] = []
         for field, kind, column in zip(plan.fields[len(fixed) :], plan.kinds, columns, strict=True):
             if kind == _JSON:
-                encoded.append(_json_texts(column, field.encoder))  # type: ignore[attr-defined]
+                encoded.append(_json_texts(column, field))  # type: ignore[arg-type]
             elif kind == _PREPARED:
                 encoded.append([field.get_db_prep_save(v, db) for v in column])
             else:
@@ -445,10 +445,11 @@ def _native(field: models.Field) -> bool:
     return target.get_internal_type() in _NATIVE_TYPES
 
 
-def _json_texts(column: list[Any], encoder: type[json.JSONEncoder] | None) -> list[str | None]:
-    """The JSON text of each value, as the field would encode it; a value object that
-    recurs (an import shares one dict among the lines that sent the same attributes) is
-    encoded once."""
+def _json_texts(column: list[Any], field: models.JSONField) -> list[str | None]:
+    """The JSON text of each value, as the field would encode it (with its own
+    `json_text`, where it has one, for speed); a value object that recurs (an import
+    shares one dict among the lines that sent the same attributes) is encoded once."""
+    encode = getattr(field, "json_text", None) or partial(json.dumps, cls=field.encoder)
     texts: dict[int, str] = {}
     out: list[str | None] = []
     for value in column:
@@ -457,7 +458,7 @@ def _json_texts(column: list[Any], encoder: type[json.JSONEncoder] | None) -> li
             continue
         text = texts.get(id(value))
         if text is None:
-            text = texts[id(value)] = json.dumps(value, cls=encoder)
+            text = texts[id(value)] = encode(value)
         out.append(text)
     return out
 

@@ -4,6 +4,9 @@ does (one event after another, with the upsert's function), on SQLite and Postgr
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -12,6 +15,7 @@ from django.db import connection
 
 from events import attribute_sums
 from events.models import DailyRollup, EndUser
+from events.numbers import compact, to_decimal
 from events.services.derived import apply_contributions
 from tests.factories import EndUserFactory
 
@@ -107,3 +111,66 @@ def test_events_without_attributes_leave_the_sums_empty(owner, words, user):
     apply_contributions(owner.tenant.pk, [(user.pk, words.pk, DAY, 5, {})])
 
     assert stored(user)[0] == {}
+
+
+def test_key_path_lookups_encode_their_values(owner, words, user):
+    """Django sends a lookup's value through the field's encoder too: plain JSON, not
+    only the column's own shape."""
+    apply_contributions(owner.tenant.pk, [(user.pk, words.pk, DAY, 2, {"device": "ios"})])
+
+    rollups = DailyRollup.objects.filter(user=user)
+    assert rollups.filter(by_attribute__device__ios=[2, 1]).count() == 1
+    assert rollups.filter(by_attribute__device__ios=[3, 1]).count() == 0
+    assert rollups.filter(by_attribute__device__has_key="ios").count() == 1
+
+
+def test_the_encoder_writes_any_json_exactly_and_honours_ensure_ascii():
+    encoder = attribute_sums.Encoder
+    assert json.dumps([Decimal("1.50"), 2, None, True], cls=encoder) == "[1.5,2,null,true]"
+    assert json.dumps({"é": {"x": [1, 1]}}, cls=encoder) == '{"\\u00e9":{"x":[1,1]}}'
+    assert json.dumps({"é": {"x": [1, 1]}}, cls=encoder, ensure_ascii=False) == '{"é":{"x":[1,1]}}'
+
+
+@pytest.mark.postgres
+def test_the_postgresql_function_adds_like_python_on_random_events(db):
+    """Folding events one by one (and chunk by chunk) through the database's function
+    gives the numbers Python's `add` gives: whole, fractional, negative, tiny and
+    large values, recurring and new keys and values."""
+    rng = random.Random(11)
+    values: list[Callable[[], int | Decimal]] = [
+        lambda: rng.randint(0, 1000),
+        lambda: Decimal(rng.randint(0, 10**7)) / 10**6,
+        lambda: Decimal(rng.randint(1, 9)) / 10**6,
+        lambda: Decimal(rng.randint(0, 10**18)) / 10**6,
+        lambda: -Decimal(rng.randint(0, 10**7)) / 10**6,
+    ]
+    with connection.cursor() as cursor:
+        for _case in range(100):
+            expected: attribute_sums.AttributeSums = {}
+            folded = chunked = "{}"
+            chunk: attribute_sums.AttributeSums = {}
+            for _event in range(rng.randint(1, 12)):
+                value = compact(to_decimal(rng.choice(values)()))
+                attributes = {rng.choice("abc"): rng.choice(["x", "y", "é", 'q"t']) for _ in "ab"}
+                one: attribute_sums.AttributeSums = {}
+                for sums in (one, expected, chunk):
+                    attribute_sums.accumulate(sums, attributes, value)
+                cursor.execute(
+                    f"SELECT {attribute_sums.ADD_FUNCTION}(%s::jsonb, %s::jsonb)::text",
+                    [folded, attribute_sums.dumps(one)],
+                )
+                (folded,) = cursor.fetchone()
+                if rng.random() < 0.3:
+                    cursor.execute(
+                        f"SELECT {attribute_sums.ADD_FUNCTION}(%s::jsonb, %s::jsonb)::text",
+                        [chunked, attribute_sums.dumps(chunk)],
+                    )
+                    (chunked,) = cursor.fetchone()
+                    chunk = {}
+            cursor.execute(
+                f"SELECT {attribute_sums.ADD_FUNCTION}(%s::jsonb, %s::jsonb)::text, %s::jsonb::text",
+                [chunked, attribute_sums.dumps(chunk), attribute_sums.dumps(expected)],
+            )
+            chunked, expected_text = cursor.fetchone()
+            assert folded == chunked == expected_text
+            assert attribute_sums.loads(folded) == expected

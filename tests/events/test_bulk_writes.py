@@ -146,6 +146,23 @@ def test_a_bulk_write_refuses_an_over_long_value_and_writes_nothing(owner, words
     assert not Event.objects.exists()
 
 
+@pytest.mark.postgres  # SQLite does not enforce a numeric's precision
+def test_a_failing_bulk_derived_write_rolls_back_every_table(owner, words):
+    """A day's sum that overflows the rollups' numeric(28, 6) fails the COPY of the daily
+    rows, after the totals' statement has succeeded (the two values cancel out in the
+    total): nothing of either stays."""
+    user = new_user(owner)
+    rows = contributions(user, words.pk, 100, days=100)
+    rows[57] = (*rows[57][:3], Decimal("1e22"), rows[57][4])
+    rows[58] = (*rows[58][:3], Decimal("-1e22"), rows[58][4])
+
+    with pytest.raises(DataError), transaction.atomic():
+        apply_contributions(owner.tenant.pk, rows, new_totals=False)
+
+    assert not DailyRollup.objects.exists()
+    assert not MetricTotal.objects.exists()
+
+
 @pytest.mark.postgres
 def test_many_rows_travel_with_copy_on_postgresql(owner, words):
     user = new_user(owner)

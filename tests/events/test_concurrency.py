@@ -12,9 +12,11 @@ import httpx
 import pytest
 
 from events.models import DailyRollup, EndUser, Event, MetricTotal
+from tests.factories import AttributeFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
+DEVICES = ("ios", "web")
 TIMEOUT = 30  # seconds: a deadlock fails the test instead of hanging the suite
 
 
@@ -46,6 +48,8 @@ def run_parallel(workers: int, work: Callable[[httpx.Client], Any]) -> list[Any]
 
 
 def test_parallel_clients_never_lose_an_increment(live_server, owner, words):
+    AttributeFactory(tenant=owner.tenant, key="device", type="event")
+    owner.tenant.bump_config_version()
     url = f"{live_server.url}/v1/metrics/words/event"
     headers = {"X-API-KEY": owner.key}
     clients, per_client = 8, 50
@@ -58,7 +62,11 @@ def test_parallel_clients_never_lose_an_increment(live_server, owner, words):
         codes = []
         for i in range(per_client):
             # values with fractions, so a lost or doubled increment cannot hide
-            body = {"user": {"id": "shared"}, "value": n + 0.25 + i}
+            body = {
+                "user": {"id": "shared"},
+                "value": n + 0.25 + i,
+                "attributes": {"device": DEVICES[i % 2]},
+            }
             codes.append(client.post(url, json=body, headers=headers).status_code)
         return codes
 
@@ -75,6 +83,24 @@ def test_parallel_clients_never_lose_an_increment(live_server, owner, words):
     daily = DailyRollup.objects.filter(user=user)
     assert sum(r.total for r in daily) == expected
     assert sum(r.event_count for r in daily) == clients * per_client
+    # the sums per attribute value too (each upsert merges into the row's JSON)
+    by_device = {device: [Decimal(0), 0] for device in DEVICES}
+    for rollup in daily:
+        for device, (value, count) in rollup.by_attribute["device"].items():
+            by_device[device][0] += value
+            by_device[device][1] += count
+    assert by_device == {
+        device: [
+            sum(
+                Decimal(n) + Decimal("0.25") + i
+                for n in range(clients)
+                for i in range(per_client)
+                if i % 2 == k
+            ),
+            clients * per_client // 2,
+        ]
+        for k, device in enumerate(DEVICES)
+    }
 
 
 def test_parallel_requests_with_one_idempotency_key_create_one_event(live_server, owner, words):
