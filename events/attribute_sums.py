@@ -111,22 +111,13 @@ def dumps(sums: AttributeSums) -> str:
 
 
 class Encoder(json.JSONEncoder):
-    """For the field: a whole column value is `dumps`; anything else (the value of a key
-    path lookup such as `by_attribute__device__ios=[3, 2]`, the admin's display) is plain
-    JSON with Decimals written exactly."""
+    """For the field: any JSON (a column value, the value of a key path lookup such as
+    `by_attribute__device__ios=[3, 2]`, the admin's display), with Decimals written
+    exactly; a column value comes out as `dumps` writes it. Bulk writes call `dumps`
+    directly (`AttributeSumsField.json_text`)."""
 
     def encode(self, o: Any) -> str:
-        if self.ensure_ascii and _is_sums(o):
-            return dumps(o)
         return _exact(o, self.ensure_ascii)
-
-
-def _is_sums(o: Any) -> bool:
-    return isinstance(o, dict) and all(
-        isinstance(per_value, dict)
-        and all(isinstance(pair, list) and len(pair) == 2 for pair in per_value.values())
-        for per_value in o.values()
-    )
 
 
 def _exact(o: Any, ascii: bool) -> str:

@@ -126,6 +126,9 @@ def test_key_path_lookups_encode_their_values(owner, words, user):
 
 def test_the_encoder_writes_any_json_exactly_and_honours_ensure_ascii():
     encoder = attribute_sums.Encoder
+    # a column value: the same text as the bulk writes' `dumps`
+    sums: attribute_sums.AttributeSums = {"é": {"x": [Decimal("0.50"), 2], 'q"': [7, 1]}}
+    assert json.dumps(sums, cls=encoder) == attribute_sums.dumps(sums)
     assert json.dumps([Decimal("1.50"), 2, None, True], cls=encoder) == "[1.5,2,null,true]"
     assert json.dumps({"é": {"x": [1, 1]}}, cls=encoder) == '{"\\u00e9":{"x":[1,1]}}'
     assert json.dumps({"é": {"x": [1, 1]}}, cls=encoder, ensure_ascii=False) == '{"é":{"x":[1,1]}}'
