@@ -21,6 +21,8 @@ def _metric_json(metric: Metric, total: Decimal | None) -> dict[str, Any]:
         "id": str(metric.id),
         "key": metric.key,
         "name": metric.name,
+        # Required by the official Node SDK's MetricResponse (SEMANTICS A6).
+        "status": metric.status,
         "current": to_json_number(total or 0),
         "achievements": [],
     }
