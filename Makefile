@@ -23,6 +23,7 @@ install: $(STAMP)
 ## run: install, migrate the embedded SQLite database, load the demo, serve on :8000
 run: $(STAMP)
 	mkdir -p var
+	$(DEMO_ENV) $(PY) manage.py prepare_demo_database
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
@@ -37,6 +38,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(TEST_ENV) $(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-cache
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

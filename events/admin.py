@@ -11,21 +11,25 @@ derived state are read-only: the log is append-only and the rest is rebuilt by `
 
 from __future__ import annotations
 
-import zoneinfo
 from collections import defaultdict
-from functools import lru_cache
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.contrib.admin.utils import flatten
+from django.db.models import Model, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 
+from .attribute_sums import number_text
+from .engine import local_date
 from .models import (
     ApiKey,
     Attribute,
@@ -36,6 +40,7 @@ from .models import (
     Metric,
     MetricTotal,
     Organization,
+    StreakRun,
     Tenant,
 )
 from .models.config import ConfigStatus
@@ -56,24 +61,86 @@ from .services.admin_config import (
     tenants_update,
 )
 from .services.organizations import api_key_create, organization_create
+from .timezones import is_iana_zone
 
 # --- shared pieces -------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _validate_timezone(name: str) -> str:
-    if name not in _timezones():
+    if not is_iana_zone(name):
         raise forms.ValidationError(f"{name!r} is not a valid IANA time zone name.")
     return name
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+def as_written(value: Decimal) -> str:
+    """A number as the integrator wrote it: `9`, `2.5`, `0.000001`, never the column's six
+    places (`9.000000`) nor an exponent (`1E+1`). The same text as the JSON sums."""
+    return number_text(value)
+
+
+def number_display(field: str) -> Any:
+    """An admin display of the Decimal `field` as written, sorting by the field itself
+    (Django's own shows every decimal place the column keeps)."""
+
+    @admin.display(description=field, ordering=field)
+    def display(model_admin: Any, obj: Model) -> str:
+        return as_written(getattr(obj, field))
+
+    return display
+
+
+def _tenant_link(tenant: Tenant) -> str:
+    url = reverse("admin:events_tenant_change", args=[tenant.pk])
+    return format_html('<a href="{}">{}</a>', url, str(tenant))
+
+
+class BaseAdmin(admin.ModelAdmin):
+    """Every admin here: objects and tenants are named by labels made for people, not by
+    `str()` (a derived row's is ids and a raw decimal).
+    An existing row's tenant never changes, so its page shows it as `tenant_link`."""
+
+    def object_label(self, obj: Any) -> str:
+        return str(obj)
+
+    @admin.display(description="tenant", ordering="tenant__name")
+    def tenant_name(self, obj: Any) -> str:
+        return str(obj.tenant)
+
+    @admin.display(description="tenant")
+    def tenant_link(self, obj: Any) -> str:
+        return _tenant_link(obj.tenant)
+
+    # The page's heading and title; templates/admin/events/change_form.html puts it in
+    # the breadcrumbs too.
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if obj is not None:
+            context["subtitle"] = self.object_label(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        response = super().history_view(request, object_id, extra_context)
+        obj = getattr(response, "context_data", {}).get("object")
+        if obj is not None:  # a TemplateResponse, not yet rendered
+            label = self.object_label(obj)
+            response.context_data.update(  # type: ignore[attr-defined]
+                title=gettext("Change history: %s") % label, object_label=label
+            )
+        return response
+
+
+class ReadOnlyAdmin(BaseAdmin):
     """Viewable, never writable: the event log is append-only and derived rows are rebuilt
-    from it (`manage.py replay`), so an edit here would only create a disagreement."""
+    from it (`manage.py rebuild`), so an edit here would only create a disagreement."""
 
     # Large tables: skip the unfiltered COUNT(*) the changelist would run on every page.
     show_full_result_count = False
@@ -111,8 +178,14 @@ def _render_new_secrets(
 # --- organizations and API keys ------------------------------------------------------
 
 
+# Django's tabular template titles each row with `str(row)` ("MetricTotal object (3)"); this
+# one shows only the row's link, its columns say the rest.
+TABULAR_INLINE_TEMPLATE = "admin/events/edit_inline/tabular.html"
+
+
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
+    template = TABULAR_INLINE_TEMPLATE
     fields = ("prefix", "name", "created", "last_used", "revoked_at")
     readonly_fields = ("prefix", "created", "last_used", "revoked_at")
     extra = 0
@@ -141,18 +214,26 @@ class ApiKeyCreateForm(forms.Form):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "default_tenant", "created")
+class OrganizationAdmin(BaseAdmin):
+    list_display = ("name", "id", "default_tenant_name", "created")
     list_select_related = ("default_tenant",)
     search_fields = ("name", "=id")
-    readonly_fields = ("id", "created", "default_tenant", "tenants_link")
-    fields = ("name", "id", "default_tenant", "tenants_link", "created")
+    readonly_fields = ("id", "created", "default_tenant_link", "tenants_link")
+    fields = ("name", "id", "default_tenant_link", "tenants_link", "created")
     inlines = [ApiKeyInline]
     actions = ["create_api_key"]
     change_form_template = "admin/events/organization/change_form.html"
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False  # its tenants' event logs are protected; archive tenants instead
+
+    @admin.display(description="default tenant", ordering="default_tenant__name")
+    def default_tenant_name(self, obj: Organization) -> str:
+        return str(obj.default_tenant) if obj.default_tenant else "-"
+
+    @admin.display(description="default tenant")
+    def default_tenant_link(self, obj: Organization) -> str:
+        return _tenant_link(obj.default_tenant) if obj.default_tenant else "-"
 
     @admin.display(description="tenants")
     def tenants_link(self, obj: Organization) -> str:
@@ -243,7 +324,7 @@ class OrganizationAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(BaseAdmin):
     list_display = ("prefix", "organization", "name", "created", "last_used", "revoked")
     list_select_related = ("organization",)
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "organization")
@@ -278,7 +359,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
 # --- tenants and configuration -------------------------------------------------------
 
 
-class ServiceBackedAdmin(admin.ModelAdmin):
+class ServiceBackedAdmin(BaseAdmin):
     """Saves go through the Admin API's services (events/services/admin_config.py), so the
     rules live once: unique keys among active items, currency units, the default tenant's
     customerId, and the config-version bump every process's cache depends on. A refused
@@ -369,6 +450,9 @@ class TenantAdmin(ServiceBackedAdmin):
     readonly_fields = ("id", "status", "config_version", "created", "updated", "data_links")
     actions = ["archive"]
 
+    def object_label(self, obj: Tenant) -> str:
+        return str(obj)
+
     def get_fields(self, request: HttpRequest, obj: Any = None):
         if obj is None:  # a new tenant takes the default tenant's time zone, as in the API
             return ("organization", "customer_id", "name")
@@ -428,9 +512,15 @@ class ConfigItemAdmin(ServiceBackedAdmin):
     actions = ["archive"]
     archive_service: Any = None
 
+    def get_fields(self, request: HttpRequest, obj: Any = None):
+        fields = super().get_fields(request, obj)
+        if obj is None:
+            return fields
+        return ["tenant_link" if name == "tenant" else name for name in fields]
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None):
         # The key and tenant are what events point at; changing them would re-label history.
-        extra = ("tenant", "key") if obj is not None else ()
+        extra = ("tenant_link", "key") if obj is not None else ()
         return (*extra, *self.readonly_fields)
 
     @admin.action(description="Archive selected (soft delete)")
@@ -448,7 +538,7 @@ class ConfigItemAdmin(ServiceBackedAdmin):
 
 @admin.register(Metric)
 class MetricAdmin(ConfigItemAdmin):
-    list_display = ("key", "name", "tenant", "unit_type", "units", "status", "created")
+    list_display = ("key", "name", "tenant_name", "unit_type", "units", "status", "created")
     list_filter = ("status", "tenant", "unit_type")
     fields = ("tenant", "key", "name", "unit_type", "units", "status", "id", "created", "updated")
     archive_service = metrics_delete
@@ -464,7 +554,7 @@ class MetricAdmin(ConfigItemAdmin):
 
 @admin.register(Attribute)
 class AttributeAdmin(ConfigItemAdmin):
-    list_display = ("key", "name", "type", "tenant", "status", "created")
+    list_display = ("key", "name", "type", "tenant_name", "status", "created")
     list_filter = ("type", "status", "tenant")
     fields = ("tenant", "type", "key", "name", "status", "id", "created", "updated")
     archive_service = attributes_delete
@@ -484,11 +574,87 @@ class AttributeAdmin(ConfigItemAdmin):
 
 # --- end users -----------------------------------------------------------------------
 
+ACTIVITY_DAYS = 90
+
+
+def _events_text(count: int) -> str:
+    return f"{count} event{'' if count == 1 else 's'}"
+
+
+def activity_svg(days: list[date], counts: dict[date, int]) -> str:
+    """A bar per day for the events that day (all metrics), drawn on the server: a day
+    without events is an empty slot, each slot's `<title>` (its tooltip) says its count
+    and date, and the chart's label sums it all up."""
+    slot, bar, plot_height, left, top = 6, 5, 48, 30, 4
+    baseline = top + plot_height
+    width, height = left + slot * len(days), baseline + 14
+    peak = max(counts.values(), default=0)
+    label = (
+        f"Events per day, {days[0]} to {days[-1]}: {_events_text(sum(counts.values()))} on "
+        f"{len(counts)} of {len(days)} days" + (f", at most {peak} in a day" if peak else "")
+    )
+
+    def bar_rect(x: int, count: int) -> str:
+        if not count:
+            return ""
+        # At least a pixel, so a quiet day beside a busy one still shows.
+        bar_height = max(1.0, round(plot_height * count / peak, 1))
+        return format_html(
+            '<rect x="{}" y="{}" width="{}" height="{}" style="fill: var(--primary, #79aec8)"/>',
+            x,
+            baseline - bar_height,
+            bar,
+            bar_height,
+        )
+
+    slots = format_html_join(
+        "",
+        '<g><title>{} on {}</title><rect x="{}" y="{}" width="{}" height="{}"/>{}</g>',
+        (
+            (
+                _events_text(counts.get(day, 0)),
+                day,
+                left + i * slot,
+                top,
+                bar,
+                plot_height,
+                bar_rect(left + i * slot, counts.get(day, 0)),
+            )
+            for i, day in enumerate(days)
+        ),
+    )
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{label}" '
+        'width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        "<title>{label}</title>"
+        '<g style="fill: var(--hairline-color, #e8e8e8)">{slots}</g>'
+        '<g font-size="10" style="fill: var(--body-quiet-color, #666)">'
+        '<text x="{y_axis}" y="{peak_y}" text-anchor="end">{peak}</text>'
+        '<text x="{y_axis}" y="{baseline}" text-anchor="end">0</text>'
+        '<text x="{left}" y="{date_y}">{first}</text>'
+        '<text x="{width}" y="{date_y}" text-anchor="end">{last}</text>'
+        "</g></svg>",
+        label=label,
+        width=width,
+        height=height,
+        slots=slots,
+        y_axis=left - 4,
+        peak_y=top + 8,
+        peak=peak or "",
+        baseline=baseline,
+        left=left,
+        date_y=height - 2,
+        first=days[0],
+        last=days[-1],
+    )
+
 
 class MetricTotalInline(admin.TabularInline):
     model = MetricTotal
-    fields = ("metric", "total", "event_count")
+    template = TABULAR_INLINE_TEMPLATE
+    fields = ("metric", "total_as_written", "event_count")
     readonly_fields = fields
+    total_as_written = number_display("total")
     extra = 0
     can_delete = False
     verbose_name_plural = "metric totals (derived; rebuilt by replay)"
@@ -504,8 +670,8 @@ class MetricTotalInline(admin.TabularInline):
 
 
 @admin.register(EndUser)
-class EndUserAdmin(admin.ModelAdmin):
-    list_display = ("external_id", "email", "name", "tz", "tenant", "created", "events")
+class EndUserAdmin(BaseAdmin):
+    list_display = ("external_id", "email", "name", "tz", "tenant_name", "created", "events")
     list_select_related = ("tenant",)
     list_filter = ("tenant", "control", "subscribe_to_emails")
     # `id` is Trophy's user id (external_id); both exact and partial matches are useful.
@@ -513,7 +679,7 @@ class EndUserAdmin(admin.ModelAdmin):
     show_full_result_count = False
     inlines = [MetricTotalInline]
     fields = (
-        "tenant",
+        "tenant_link",
         "external_id",
         "email",
         "name",
@@ -526,11 +692,18 @@ class EndUserAdmin(admin.ModelAdmin):
         "control",
         "created",
         "updated",
-        "events",
+        ("events", "activity"),
+        # what the event engine has applied (rebuilt from the log by `rebuild`)
+        ("newest_event_at", "derived_stamp", "sequential_stale"),
+        "sequential_state",
     )
     # Writes to users carry rules (attribute keys, tz, email opt-out) that live in the
     # user services and the API; the admin shows users and does not edit them.
-    readonly_fields = fields
+    readonly_fields = tuple(flatten(fields))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[EndUser]:
+        # The change page reads the tenant twice: its link and the chart's time zone.
+        return super().get_queryset(request).select_related("tenant")
 
     @admin.display(description="events")
     def events(self, obj: EndUser) -> str:
@@ -538,6 +711,22 @@ class EndUserAdmin(admin.ModelAdmin):
         return _events_link(
             f"tenant__id__exact={obj.tenant_id}&user__id__exact={obj.pk}", "event log →"
         )
+
+    @admin.display(description=f"last {ACTIVITY_DAYS} days")
+    def activity(self, obj: EndUser) -> str:
+        last = local_date(timezone.now(), obj.tz or obj.tenant.default_timezone)
+        first = last - timedelta(days=ACTIVITY_DAYS - 1)
+        # One query, served by the rollups' (user, local_date, metric) unique index.
+        counts = dict(
+            DailyRollup.objects.filter(
+                tenant_id=obj.tenant_id, user_id=obj.pk, local_date__range=(first, last)
+            )
+            .order_by()
+            .values("local_date")
+            .annotate(events=Sum("event_count"))
+            .values_list("local_date", "events")
+        )
+        return activity_svg([first + timedelta(days=i) for i in range(ACTIVITY_DAYS)], counts)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -557,10 +746,10 @@ class EventAdmin(ReadOnlyAdmin):
     list_display = (
         "timestamp",
         "local_date",
-        "tenant",
+        "tenant_name",
         "user_link",
         "metric_key",
-        "value",
+        "value_as_written",
         "attributes",
         "idempotency_key",
     )
@@ -578,17 +767,24 @@ class EventAdmin(ReadOnlyAdmin):
     list_per_page = 100
     fields = (
         "id",
-        "tenant",
+        "tenant_link",
         "user",
         "metric",
-        "value",
+        "value_as_written",
         "attributes",
         "timestamp",
         "local_date",
         "received_at",
         "idempotency_key",
     )
-    raw_id_fields = ("user",)
+    readonly_fields = fields
+    value_as_written = number_display("value")
+
+    def object_label(self, obj: Event) -> str:
+        return (
+            f"{obj.user.external_id}: {obj.metric.key} {as_written(obj.value)}"
+            f" at {obj.timestamp:%Y-%m-%d %H:%M:%S}"
+        )
 
     @admin.display(description="user", ordering="user__external_id")
     def user_link(self, obj: Event) -> str:
@@ -606,7 +802,7 @@ class EventAdmin(ReadOnlyAdmin):
 class EventBatchAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
-        "tenant",
+        "tenant_name",
         "status",
         "item_count",
         "processed",
@@ -617,6 +813,17 @@ class EventBatchAdmin(ReadOnlyAdmin):
     list_filter = ("status", "tenant")
     search_fields = ("=id",)
     date_hierarchy = "received_at"
+    fields = (
+        "id",
+        "tenant_link",
+        "status",
+        "items",
+        "processed",
+        "error",
+        "received_at",
+        "finished_at",
+    )
+    readonly_fields = fields
 
     @admin.display(description="items")
     def item_count(self, obj: EventBatch) -> int:
@@ -625,14 +832,24 @@ class EventBatchAdmin(ReadOnlyAdmin):
 
 class DerivedAdmin(ReadOnlyAdmin):
     list_select_related = ("tenant", "user", "metric")
-    list_filter: ClassVar[tuple[str, ...]] = ("tenant", "metric")
+    list_filter: ClassVar[tuple[Any, ...]] = ("tenant", "metric")
     search_fields = ("=user__external_id",)
     raw_id_fields = ("user",)
+    total_as_written = number_display("total")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The change page's label names the user and metric.
+        return super().get_queryset(request).select_related("tenant", "user", "metric")
 
 
 @admin.register(MetricTotal)
 class MetricTotalAdmin(DerivedAdmin):
-    list_display = ("user", "metric", "tenant", "total", "event_count")
+    list_display = ("user", "metric", "tenant_name", "total_as_written", "event_count")
+    fields = ("tenant_link", "user", "metric", "total_as_written", "event_count")
+    readonly_fields = fields
+
+    def object_label(self, obj: MetricTotal) -> str:
+        return f"{obj.user.external_id}: {obj.metric.key} total {as_written(obj.total)}"
 
 
 @admin.register(DailyRollup)
@@ -641,13 +858,46 @@ class DailyRollupAdmin(DerivedAdmin):
         "local_date",
         "user",
         "metric",
-        "tenant",
-        "total",
+        "tenant_name",
+        "total_as_written",
         "event_count",
         "by_attribute",
     )
     list_filter = ("tenant", "local_date")
     ordering = ("-local_date", "-id")
+    fields = (
+        "tenant_link",
+        "user",
+        "metric",
+        "local_date",
+        "total_as_written",
+        "event_count",
+        "by_attribute",
+    )
+    readonly_fields = fields
+
+    def object_label(self, obj: DailyRollup) -> str:
+        return (
+            f"{obj.user.external_id}: {obj.metric.key} {as_written(obj.total)} on {obj.local_date}"
+        )
+
+
+@admin.register(StreakRun)
+class StreakRunAdmin(ReadOnlyAdmin):
+    """Ended runs of the default daily streak (the run still going is in the user's
+    sequential state, on the user's page)."""
+
+    list_display = ("user", "started", "ended", "length", "tenant_name")
+    list_select_related = ("tenant", "user")
+    list_filter = ("tenant",)
+    search_fields = ("=user__external_id",)
+    raw_id_fields = ("user",)
+    ordering = ("-ended", "-id")
+    fields = ("tenant_link", "user", "started", "ended", "length")
+    readonly_fields = fields
+
+    def object_label(self, obj: StreakRun) -> str:
+        return f"{obj.user.external_id}: {obj.started} to {obj.ended} ({obj.length})"
 
 
 admin.site.site_header = "Trophy-compatible service: operations"

@@ -43,3 +43,12 @@ def uuid7_many(count: int) -> list[uuid.UUID]:
         uuid.UUID(int=base | (rand >> 62 & 0xFFF) << 64 | rand & low)
         for rand in range(first, first + count)
     ]
+
+
+def parse_uuid(raw: str) -> uuid.UUID | None:
+    """`raw` as a UUID, or None when it is not one (an unknown id, as far as a lookup
+    is concerned)."""
+    try:
+        return uuid.UUID(str(raw))
+    except (ValueError, AttributeError):
+        return None

@@ -7,7 +7,16 @@ import math
 from decimal import Decimal
 
 MAX_ABS_VALUE = Decimal("1e12")
-QUANTUM = Decimal("0.000001")
+# Event values are stored with this many decimal places (models.log.DECIMAL_PLACES);
+# a value with more is refused, never rounded.
+DECIMAL_PLACES = 6
+QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
+
+
+def fits_places(value: Decimal) -> bool:
+    """Whether `value` (finite, within MAX_ABS_VALUE) has at most DECIMAL_PLACES decimal
+    places once trailing zeros are dropped (1.5000000 fits, 0.0000001 does not)."""
+    return value.quantize(QUANTUM) == value
 
 
 def to_decimal(value: int | float | Decimal) -> Decimal:

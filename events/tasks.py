@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from celery import Task, shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from .services.batches import batch_enqueue, batch_mark_failed, batch_process, batches_stale
+from .services.batches import batch_mark_failed, batch_process, batches_stale
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,18 @@ def process_event_batch(self: Task, batch_id: str) -> None:
             raise
 
 
+def enqueue_batch(batch_id: uuid.UUID) -> None:
+    """Have a batch processed by a worker (or at once, in-process, without a broker)."""
+    process_event_batch.delay(str(batch_id))
+
+
 @shared_task
 def requeue_stale_batches() -> int:
     """Periodic (celery beat): enqueue again the batches still pending a few minutes after
     they were accepted, e.g. because the broker was down then. Returns how many."""
     stale = batches_stale(now=timezone.now())
     for batch_id in stale:
-        batch_enqueue(batch_id=batch_id)
+        enqueue_batch(batch_id)
     if stale:
         logger.info("re-enqueued %d pending event batches", len(stale))
     return len(stale)

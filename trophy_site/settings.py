@@ -190,7 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["events.api.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["events.api.auth.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["events.api.parsers.ExactJSONParser"],
     "EXCEPTION_HANDLER": "events.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["events.api.throttling.OrganizationRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

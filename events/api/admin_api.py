@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ..exceptions import BadRequest, Unprocessable
-from ..models import Attribute, Metric, Organization, Tenant
+from ..models import Organization
 from ..models.config import AttributeType, UnitType, key_validator
 from ..selectors.admin_config import (
     attribute_get,
@@ -35,10 +35,12 @@ from ..services import admin_config as services
 from ..services.admin_config import Change, Issue
 from ..services.batches import MAX_BATCH_ITEMS, batch_accept
 from ..services.events import EventInput
+from ..tasks import enqueue_batch
 from .auth import ApiContext, tenant_of
+from .bodies import attribute_json, issue_json, metric_json, tenant_json
 from .errors import first_error
 from .openapi import TENANT_HEADER, errors, ref
-from .serializers import BatchEventSerializer, StrictCharField, iso
+from .serializers import BatchEventSerializer, StrictCharField
 
 MAX_BULK_ITEMS = 100
 
@@ -204,39 +206,6 @@ class UpdateTenantItem(UpdateItemSerializer):
 # -- output ------------------------------------------------------------------------------
 
 
-def attribute_json(attribute: Attribute) -> dict[str, Any]:
-    """Trophy's `AdminAttribute`."""
-    return {
-        "id": str(attribute.id),
-        "name": attribute.name,
-        "key": attribute.key,
-        "type": attribute.type,
-    }
-
-
-def metric_json(metric: Metric) -> dict[str, Any]:
-    """Trophy's `CreatedMetric` (also what list and get return)."""
-    return {
-        "id": str(metric.id),
-        "name": metric.name,
-        "key": metric.key,
-        "unitType": metric.unit_type,
-        "units": metric.units,
-    }
-
-
-def tenant_json(tenant: Tenant) -> dict[str, Any]:
-    """Trophy's `AdminTenant`."""
-    return {
-        "id": str(tenant.id),
-        "customerId": tenant.customer_id,
-        "name": tenant.name,
-        "status": tenant.status,
-        "created": iso(tenant.created),
-        "updated": iso(tenant.updated),
-    }
-
-
 def created_response(
     result: services.BulkResult[Any], issues: list[Issue], shape: Callable[[Any], dict[str, Any]]
 ) -> Response:
@@ -244,7 +213,7 @@ def created_response(
     return Response(
         {
             "created": [shape(obj) for obj in result.done],
-            "issues": [i.as_json() for i in all_issues],
+            "issues": [issue_json(i) for i in all_issues],
         },
         status=status.HTTP_201_CREATED if result.done else status.HTTP_200_OK,
     )
@@ -256,7 +225,7 @@ def updated_response(
     return Response(
         {
             "updated": [shape(obj) for obj in result.done],
-            "issues": [i.as_json() for i in [*issues, *result.issues]],
+            "issues": [issue_json(i) for i in [*issues, *result.issues]],
         }
     )
 
@@ -265,7 +234,7 @@ def deleted_response(result: services.BulkResult[str]) -> Response:
     return Response(
         {
             "deleted": [{"id": deleted} for deleted in result.done],
-            "issues": [i.as_json() for i in result.issues],
+            "issues": [issue_json(i) for i in result.issues],
         }
     )
 
@@ -545,5 +514,11 @@ class MetricBatchEventsView(APIView):
     def post(self, request: Request) -> Response:
         tenant = tenant_of(request)
         items = parse_batch(bulk_items(request.data, maximum=MAX_BATCH_ITEMS))
-        batch_accept(tenant=tenant, config=tenant_config(tenant), items=items, now=timezone.now())
+        batch_accept(
+            tenant=tenant,
+            config=tenant_config(tenant),
+            items=items,
+            now=timezone.now(),
+            enqueue=enqueue_batch,
+        )
         return Response({"accepted": len(items)}, status=status.HTTP_202_ACCEPTED)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import admin as views
+from . import admin_api as views
 
 urlpatterns = [
     path("attributes", views.AttributesView.as_view(), name="admin-attributes"),

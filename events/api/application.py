@@ -14,19 +14,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..numbers import to_json_number
 from ..selectors.config import tenant_config
 from ..selectors.metrics import event_summary, user_metric, user_metrics
-from ..services.events import EventInput, EventOutcome, event_record
+from ..selectors.users import user_get
+from ..services.events import EventInput, event_record
 from ..services.users import (
     UserInput,
-    get_user,
     user_create,
     user_identify,
     user_preferences_update,
     user_update,
 )
 from .auth import tenant_of
+from .bodies import (
+    event_response_json,
+    event_summary_json,
+    preferences_json,
+    user_json,
+    user_metric_json,
+)
 from .errors import UNPROCESSABLE
 from .openapi import TENANT_HEADER, array_of, errors, ref
 from .serializers import (
@@ -34,8 +40,6 @@ from .serializers import (
     PreferencesBodySerializer,
     UpdatedUserSerializer,
     UpsertedUserSerializer,
-    preferences_json,
-    user_json,
 )
 
 IDEMPOTENCY_HEADER = "HTTP_IDEMPOTENCY_KEY"
@@ -49,24 +53,6 @@ EVENT_REQUEST = {
     },
     "required": ["user", "value"],
 }
-
-
-def event_response_json(outcome: EventOutcome) -> dict[str, Any]:
-    """Trophy's `EventResponse`. With no gamification configured the achievement, points
-    and leaderboard parts are empty (later issues fill them)."""
-    body: dict[str, Any] = {
-        "eventId": outcome.event_id,
-        "metricId": str(outcome.metric.id),
-        "total": to_json_number(outcome.total),
-        "achievements": [],
-        "currentStreak": outcome.streak.as_json(),
-        "points": {},
-        "leaderboards": {},
-    }
-    if outcome.idempotency_key is not None:
-        body["idempotencyKey"] = outcome.idempotency_key
-        body["idempotentReplayed"] = outcome.replayed
-    return body
 
 
 class MetricEventView(APIView):
@@ -110,7 +96,7 @@ class MetricEventView(APIView):
             ),
             now=timezone.now(),
         )
-        code = status.HTTP_202_ACCEPTED if outcome.replayed else status.HTTP_201_CREATED
+        code = status.HTTP_202_ACCEPTED if outcome.idempotent_replay else status.HTTP_201_CREATED
         return Response(event_response_json(outcome), status=code)
 
 
@@ -138,7 +124,7 @@ class UserDetailView(APIView):
         responses={200: ref("User"), **errors(404)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        return Response(user_json(get_user(tenant=tenant_of(request), external_id=user_id)))
+        return Response(user_json(user_get(tenant=tenant_of(request), external_id=user_id)))
 
     @extend_schema(
         operation_id="users_identify",
@@ -178,7 +164,7 @@ class UserPreferencesView(APIView):
         responses={200: ref("UserPreferencesResponse"), **errors(404)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        return Response(preferences_json(get_user(tenant=tenant_of(request), external_id=user_id)))
+        return Response(preferences_json(user_get(tenant=tenant_of(request), external_id=user_id)))
 
     @extend_schema(
         operation_id="users_preferences_update",
@@ -207,7 +193,8 @@ class UserMetricsView(APIView):
         responses={200: array_of("MetricResponse"), **errors(404)},
     )
     def get(self, request: Request, user_id: str) -> Response:
-        return Response(user_metrics(tenant=tenant_of(request), external_id=user_id))
+        metrics = user_metrics(tenant=tenant_of(request), external_id=user_id)
+        return Response([user_metric_json(item) for item in metrics])
 
 
 class UserMetricView(APIView):
@@ -217,7 +204,8 @@ class UserMetricView(APIView):
         responses={200: ref("MetricResponse"), **errors(404)},
     )
     def get(self, request: Request, user_id: str, key: str) -> Response:
-        return Response(user_metric(tenant=tenant_of(request), external_id=user_id, key=key))
+        item = user_metric(tenant=tenant_of(request), external_id=user_id, key=key)
+        return Response(user_metric_json(item))
 
 
 class EventSummaryQuerySerializer(serializers.Serializer):
@@ -273,16 +261,15 @@ class UserMetricEventSummaryView(APIView):
             # Query parameters are always well-formed strings: a bad one is a 422.
             raise serializers.ValidationError(_as_unprocessable(query.errors))
         data = query.validated_data
-        return Response(
-            event_summary(
-                tenant=tenant,
-                external_id=user_id,
-                key=key,
-                aggregation=data["aggregation"],
-                start=data["startDate"],
-                end=data["endDate"],
-            )
+        buckets = event_summary(
+            tenant=tenant,
+            external_id=user_id,
+            key=key,
+            aggregation=data["aggregation"],
+            start=data["startDate"],
+            end=data["endDate"],
         )
+        return Response(event_summary_json(buckets))
 
 
 def _as_unprocessable(errors_: Any) -> Any:

@@ -15,10 +15,10 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
+from ..db.prepared import PreparedQuery
 from ..exceptions import NotFound
 from ..models import ApiKey, Organization, Tenant
 from ..models.tenancy import KEY_PREFIX_LENGTH, TenantStatus
-from ..prepared import PreparedQuery
 
 API_KEY_HEADER = "HTTP_X_API_KEY"
 KEY_BY_PREFIX = PreparedQuery(

@@ -7,34 +7,36 @@ Errors name the field; `code="unprocessable"` marks a well-formed but invalid va
 from __future__ import annotations
 
 import copy
-import math
-import zoneinfo
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from rest_framework import serializers
 
-from ..models import EndUser
-from ..numbers import MAX_ABS_VALUE, to_decimal
+from ..numbers import DECIMAL_PLACES, MAX_ABS_VALUE, fits_places, to_decimal
 from ..services.events import EventInput
 from ..services.users import NOTIFICATION_TYPES, UserInput
+from ..timezones import is_iana_zone
 from .errors import UNPROCESSABLE
 
-
-@lru_cache(maxsize=1)
-def _timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+# The earliest event timestamp: its calendar date exists in every time zone (a day more
+# would reach before year 1 west of UTC).
+EARLIEST_TIMESTAMP = datetime(1, 1, 2, tzinfo=UTC)
 
 
 def validate_timezone(name: str | None) -> None:
-    if name is not None and name not in _timezones():
+    if name is not None and not is_iana_zone(name):
         raise serializers.ValidationError(f"{name!r} is not a valid IANA time zone name.")
 
 
 class StrictCharField(serializers.CharField):
-    """A CharField that refuses numbers and booleans instead of converting them."""
+    """A CharField that refuses numbers and booleans instead of converting them, and keeps
+    what was sent: no trimming of surrounding spaces (DRF's default), so an id, a value
+    or a key is stored, and found again, exactly as written."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -50,22 +52,27 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class EventValueField(serializers.Field):
-    """A finite JSON number with |value| <= 1e12 (larger: 422; not a number: 400)."""
+    """A JSON number with |value| <= 1e12 and at most 6 decimal places (else 422; not a
+    number: 400). The JSON parser reads numbers with a fraction or exponent as Decimal
+    (api/parsers.py), so `1e400` is out of range, not infinite."""
 
     default_error_messages = {
         "invalid": "must be a finite number.",
         "range": "must be between -1e12 and 1e12.",
+        "places": f"must have at most {DECIMAL_PLACES} decimal places.",
     }
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, bool) or not isinstance(data, int | float):
+        if isinstance(data, bool) or not isinstance(data, int | float | Decimal):
             self.fail("invalid")
-        if isinstance(data, float) and not math.isfinite(data):
+        exact = Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
+        if not exact.is_finite():
             self.fail("invalid")
         # Range first: quantizing a huge number (1e30) overflows Decimal's precision.
-        exact = Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
         if abs(exact) > MAX_ABS_VALUE:
             raise serializers.ValidationError(self.error_messages["range"], code=UNPROCESSABLE)
+        if not fits_places(exact):
+            raise serializers.ValidationError(self.error_messages["places"], code=UNPROCESSABLE)
         return to_decimal(exact)
 
     def to_representation(self, value: Any) -> Any:  # pragma: no cover - input only
@@ -160,10 +167,10 @@ class OffsetDateTimeField(serializers.DateTimeField):
                 parsed = None
             if parsed is not None and parsed.tzinfo is not None:
                 try:
-                    return parsed.astimezone(UTC)
+                    return _on_or_after_earliest(parsed.astimezone(UTC))
                 except OverflowError:
                     pass  # DRF's path refuses it ("Datetime value out of range.")
-        return super().to_internal_value(value)
+        return _on_or_after_earliest(super().to_internal_value(value))
 
     def enforce_timezone(self, value: datetime) -> datetime:
         if value.tzinfo is None:
@@ -171,6 +178,14 @@ class OffsetDateTimeField(serializers.DateTimeField):
                 "must include a UTC offset (e.g. 2026-01-31T09:00:00Z)."
             )
         return super().enforce_timezone(value)
+
+
+def _on_or_after_earliest(value: datetime) -> datetime:
+    if value < EARLIEST_TIMESTAMP:
+        raise serializers.ValidationError(
+            "must be on or after 0001-01-02T00:00:00Z.", code=UNPROCESSABLE
+        )
+    return value
 
 
 class UpsertedUserField(serializers.Field):
@@ -243,31 +258,3 @@ class StreakPreferencesSerializer(serializers.Serializer):
 class PreferencesBodySerializer(serializers.Serializer):
     notifications = NotificationPreferencesSerializer(required=False)
     streak = StreakPreferencesSerializer(required=False)
-
-
-def user_json(user: EndUser) -> dict[str, Any]:
-    """Trophy's `User` object."""
-    return {
-        "id": user.external_id,
-        "email": user.email,
-        "name": user.name,
-        "tz": user.tz,
-        "deviceTokens": user.device_tokens,
-        "subscribeToEmails": user.subscribe_to_emails,
-        "attributes": user.attributes or {},
-        "control": user.control,
-        "created": iso(user.created),
-        "updated": iso(user.updated),
-    }
-
-
-def preferences_json(user: EndUser) -> dict[str, Any]:
-    return {
-        "notifications": dict(user.notification_preferences or {}),
-        "streak": {"enabled": user.streak_enabled},
-    }
-
-
-def iso(moment: datetime) -> str:
-    text = moment.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text

@@ -19,15 +19,6 @@ from django.db import connections, models
 from django.db.models.query import get_related_populators
 
 
-class Read(NamedTuple):
-    """A SELECT to run inside another statement (services.sql.insert_then); `columns` is
-    how many columns it returns."""
-
-    sql: str
-    params: list[Any]
-    columns: int
-
-
 class _Compiled(NamedTuple):
     compiler: Any
     sql: str
@@ -86,17 +77,6 @@ class PreparedQuery:
             f.get_db_prep_value(v, connection) for f, v in zip(self.fields, values, strict=True)
         ]
 
-    def read(self, *values: Any) -> Read:
-        """The query for these values, to run inside another statement (its raw rows then
-        go through `convert`)."""
-        compiled = self._compile()
-        encoded = self._params(values)
-        return Read(compiled.sql, [encoded[i] for i in compiled.order], compiled.compiler.col_count)
-
-    def convert(self, raw: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        """Raw database rows of this query converted as Django would (`rows`)."""
-        return [tuple(row) for row in self._converted(self._compile(), raw)]
-
     @staticmethod
     def _converted(compiled: _Compiled, raw: Iterable[Sequence[Any]]) -> Iterable[Sequence[Any]]:
         if not compiled.converters:
@@ -110,11 +90,6 @@ class PreparedQuery:
             cursor.execute(compiled.sql, [encoded[i] for i in compiled.order])
             raw = cursor.fetchall()
         return compiled.compiler, list(self._converted(compiled, raw))
-
-    def rows(self, *values: Any) -> list[tuple[Any, ...]]:
-        """Rows of a values_list() queryset, converted as Django would."""
-        _compiler, rows = self._rows(values)
-        return [tuple(row) for row in rows]
 
     def objects(self, *values: Any) -> list[Any]:
         """Model instances (with select_related objects), as iterating the queryset would."""

@@ -24,8 +24,6 @@ from typing import Any, NamedTuple
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from ..prepared import Read
-
 
 class Stage(NamedTuple):
     """Rows that a statement reads from a temporary table, sent first with COPY (see
@@ -126,21 +124,19 @@ def insert_ignoring_conflict(
 class Chained(NamedTuple):
     new_id: Any | None  # None: a conflicting row won, and nothing else ran
     returned: list[tuple]  # the rows the first `then` statement returned
-    read: list[tuple]  # the rows of the `read`, as before the `then` statements
 
 
-def insert_then(insert: Statement, then: Sequence[Statement], read: Read | None = None) -> Chained:
+def insert_then(insert: Statement, then: Sequence[Statement]) -> Chained:
     """Run `insert` (from `insert_ignoring_conflict_statement`) and, only when it inserted
-    its row, the statements `then` (from `upsert_add_statement`, in that order) and the
-    SELECT `read`, which sees the database as it was before `then` ran.
+    its row, the statements `then` (built with `guard=True`: `upsert_add_statement`,
+    `insert_statement`, `update_statement`), in that order.
 
     On PostgreSQL this is one statement, one round trip: `WITH ins AS (insert), s0 AS
-    (then[0] guarded by EXISTS (SELECT 1 FROM ins)), ... SELECT ins.*, s0.*, (read's
-    columns, each as an array)`. Each part sees the database as it was before the
-    statement, which is all they need: they write different tables, and the rows they
-    add to are updated under the rows' locks. (A data-modifying CTE is the only way to
-    make the upserts depend on the insert inside one statement; SQLite has none, so
-    there the statements run one by one, the read before the upserts.)
+    (then[0] guarded by EXISTS (SELECT 1 FROM ins)), ... SELECT ins.*, s0.*`. Each part
+    sees the database as it was before the statement, which is all they need: they write
+    different tables, and the rows they add to are updated under the rows' locks. (A
+    data-modifying CTE is the only way to make the writes depend on the insert inside one
+    statement; SQLite has none, so there the statements run one by one.)
     """
     db = _db()
     if db.vendor != "postgresql":
@@ -148,60 +144,155 @@ def insert_then(insert: Statement, then: Sequence[Statement], read: Read | None 
             cursor.execute(insert.sql, insert.params)
             row = cursor.fetchone()
             if row is None:
-                return Chained(None, [], [])
-            rows: list[tuple] = []
-            if read is not None:
-                cursor.execute(read.sql, read.params)
-                rows = [tuple(r) for r in cursor.fetchall()]
+                return Chained(None, [])
             first: list[tuple] = []
             for i, statement in enumerate(then):
                 cursor.execute(statement.sql, statement.params)
                 if i == 0 and cursor.description is not None:
                     first = [tuple(r) for r in cursor.fetchall()]
-        return Chained(row[0], first, rows)
+        return Chained(row[0], first)
     params = list(insert.params)
     for statement in then:
         if statement.guarded is None:
             raise ValueError("insert_then needs statements built with guard=True")
         params.extend(statement.params)
     returns = bool(then) and then[0].fetch
-    sql = _chained(
-        insert.sql,
-        tuple(s.guarded for s in then),
-        returns,
-        read.sql if read else None,
-        read.columns if read else 0,
-    )
-    if read is not None:
-        params.extend(read.params)
+    sql = _chained(insert.sql, tuple(s.guarded for s in then), returns)
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
-        return Chained(None, [], [])
-    width = len(rows[0]) - (read.columns if read else 0)
-    read_rows: list[tuple] = []
-    if read is not None:
-        arrays = rows[0][width:]
-        read_rows = list(zip(*arrays, strict=True)) if arrays[0] is not None else []
-    returned = [tuple(r[1:width]) for r in rows] if returns else []
-    return Chained(rows[0][0], returned, read_rows)
+        return Chained(None, [])
+    returned = [tuple(r[1:]) for r in rows] if returns else []
+    return Chained(rows[0][0], returned)
 
 
 @lru_cache(maxsize=128)
-def _chained(
-    insert: str, then: tuple[str, ...], returns: bool, read: str | None, read_columns: int
-) -> str:
+def _chained(insert: str, then: tuple[str, ...], returns: bool) -> str:
     parts = [f"ins AS ({insert})", *(f"s{i} AS ({sql})" for i, sql in enumerate(then))]
-    columns = ["ins.*", "s0.*"] if returns else ["ins.*"]
-    sources = ["ins LEFT JOIN s0 ON true"] if returns else ["ins"]
-    if read is not None:
-        names = [f"c{i}" for i in range(read_columns)]
-        arrays = ", ".join(f"array_agg(q.{name})" for name in names)
-        columns.append("r.*")
-        sources.append(f"CROSS JOIN (SELECT {arrays} FROM ({read}) AS q({', '.join(names)})) AS r")
-    select = f"SELECT {', '.join(columns)} FROM {' '.join(sources)}"
+    select = "SELECT ins.*, s0.* FROM ins LEFT JOIN s0 ON true" if returns else "SELECT * FROM ins"
     return f"WITH {', '.join(parts)} {select}"
+
+
+def insert_statement(
+    model: type[models.Model],
+    *,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    constants: Mapping[str, Any] | None = None,
+    guard: bool = False,
+) -> Statement:
+    """A plain multi-row INSERT of `rows` (the values of `names`, in order), with
+    `constants` (one value for every row); with `guard`, also the form `insert_then`
+    runs in its CTE."""
+    rows = list(rows)
+    constants = constants or {}
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    guarded = guard and _db().vendor == "postgresql"
+    source, params, stage = _columns_source(model, constants, names, columns, typed=guarded)
+    db = _db()
+    table = db.ops.quote_name(model._meta.db_table)
+    column_sql = ", ".join(_quoted_column(db, model, name) for name in (*constants, *names))
+    head = f"INSERT INTO {table} ({column_sql}) "
+    guarded_sql = (
+        f"{head}SELECT * FROM ({source}) AS v WHERE EXISTS (SELECT 1 FROM ins)" if guarded else None
+    )
+    return Statement(head + source, params, guarded_sql, stage=stage)
+
+
+def update_statement(
+    model: type[models.Model],
+    *,
+    pk: Any,
+    values: Mapping[str, Any],
+    increments: Sequence[str] = (),
+    guard: bool = False,
+) -> Statement:
+    """`UPDATE` one row by primary key: `values` by field name, and each field of
+    `increments` plus one; with `guard`, also the form `insert_then` runs in its CTE."""
+    db = _db()
+    table = db.ops.quote_name(model._meta.db_table)
+    sets: list[str] = []
+    params: list[Any] = []
+    for name, value in values.items():
+        field = _field(model, name)
+        sets.append(f"{_quoted(db, field)} = %s")
+        params.append(field.get_db_prep_save(value, db))
+    for name in increments:
+        column = _quoted_column(db, model, name)
+        sets.append(f"{column} = {column} + 1")
+    meta_pk = model._meta.pk
+    assert meta_pk is not None
+    params.append(meta_pk.get_db_prep_save(pk, db))
+    sql = f"UPDATE {table} SET {', '.join(sets)} WHERE {_quoted(db, meta_pk)} = %s"
+    guarded = sql + " AND EXISTS (SELECT 1 FROM ins)" if guard else None
+    return Statement(sql, params, guarded)
+
+
+def update_rows(
+    model: type[models.Model],
+    *,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    increments: Sequence[str] = (),
+) -> int:
+    """Update many rows by primary key: each row holds the primary key, then the values
+    of `names`; each field of `increments` grows by one. Returns how many rows changed.
+
+    On PostgreSQL one statement per `COPY_ROWS` rows (`UPDATE ... FROM` the rows, sent
+    with COPY when there are many); on SQLite one prepared UPDATE per row (no round trip
+    to pay there)."""
+    rows = list(rows)
+    if not rows:
+        return 0
+    db = _db()
+    meta_pk = model._meta.pk
+    assert meta_pk is not None
+    if db.vendor != "postgresql":
+        first = update_statement(
+            model,
+            pk=rows[0][0],
+            values=dict(zip(names, rows[0][1:], strict=True)),
+            increments=increments,
+        )
+        fields = [_field(model, name) for name in names]
+        params = [
+            [f.get_db_prep_save(v, db) for f, v in zip(fields, row[1:], strict=True)]
+            + [meta_pk.get_db_prep_save(row[0], db)]
+            for row in rows
+        ]
+        with db.cursor() as cursor:
+            cursor.executemany(first.sql, params)
+        return len(rows)
+    table = db.ops.quote_name(model._meta.db_table)
+    aliases = [f"c{i}" for i in range(len(names) + 1)]
+    sets = [
+        f"{_quoted_column(db, model, name)} = v.{alias}"
+        for name, alias in zip(names, aliases[1:], strict=True)
+    ]
+    sets += [
+        f"{column} = {table}.{column} + 1"
+        for column in (_quoted_column(db, model, name) for name in increments)
+    ]
+    changed = 0
+    for start in range(0, len(rows), COPY_ROWS):
+        part = rows[start : start + COPY_ROWS]
+        columns = [list(column) for column in zip(*part, strict=True)]
+        # Typed placeholders where the rows travel as VALUES: an UPDATE's source does not
+        # take its column types from the table (a staged COPY has the types already).
+        source, params, stage = _columns_source(
+            model,
+            {},
+            [meta_pk.name, *names],
+            columns,
+            typed=len(part) < COPY_MIN_ROWS,
+        )
+        sql = (
+            f"UPDATE {table} SET {', '.join(sets)} FROM ({source}) AS v({', '.join(aliases)}) "
+            f"WHERE {table}.{_quoted(db, meta_pk)} = v.c0"
+        )
+        changed += _execute(Statement(sql, params, stage=stage))[1]
+    return changed
 
 
 @lru_cache(maxsize=256)

@@ -1,5 +1,5 @@
-from .config import Attribute, Metric
-from .derived import AttributeSumsField, DailyRollup, MetricTotal
+from .config import Attribute, Metric, TenantConfig
+from .derived import AttributeSumsField, DailyRollup, MetricTotal, StreakRun
 from .log import Event, EventBatch
 from .tenancy import ApiKey, Organization, Tenant
 from .users import EndUser
@@ -15,5 +15,7 @@ __all__ = [
     "Metric",
     "MetricTotal",
     "Organization",
+    "StreakRun",
     "Tenant",
+    "TenantConfig",
 ]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from ..exceptions import NotFound
 from .tenancy import Tenant
 
 KEY_PATTERN = r"^[a-zA-Z\d\-_]+$"
@@ -89,3 +91,21 @@ class Attribute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.type}:{self.key})"
+
+
+@dataclass(frozen=True)
+class TenantConfig:
+    """A snapshot of a tenant's active configuration, as the services validate input
+    against it and the engine's derivations read it (selectors.config loads and caches
+    it per process)."""
+
+    version: int
+    metrics_by_key: dict[str, Metric] = field(default_factory=dict)
+    user_attribute_keys: frozenset[str] = frozenset()
+    event_attribute_keys: frozenset[str] = frozenset()
+
+    def metric(self, key: str) -> Metric:
+        try:
+            return self.metrics_by_key[key]
+        except KeyError:
+            raise NotFound(f"Metric with key {key!r} not found.") from None

@@ -115,3 +115,28 @@ class DailyRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}/{self.metric_id} {self.local_date}: {self.total}"
+
+
+class StreakRun(models.Model):
+    """A run of consecutive satisfied streak periods that has ended (the default daily
+    streak: consecutive active days). The run still going lives in the user's
+    sequential state (engine/streak.py); a run is written here when the next satisfied
+    period comes after a gap. Wrapped's longest streak reads them."""
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    user = models.ForeignKey(
+        EndUser, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    started = models.DateField()  # first day of the run's first period
+    ended = models.DateField()  # last day of its last period
+    length = models.PositiveIntegerField()  # periods
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "started"], name="streak_run_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.started} to {self.ended} ({self.length})"

@@ -26,13 +26,38 @@ class EndUser(models.Model):
     created = models.DateTimeField()
     updated = models.DateTimeField()
 
+    # What the event engine (events/engine) has applied to this user. Derived, like the
+    # rows of models/derived.py, and rebuilt with them from the event log.
+    #
+    # The newest event applied, by (timestamp, id): an event older than it arrived late
+    # and makes the engine recompute the sequential state from the log.
+    newest_event_at = models.DateTimeField(null=True, blank=True, editable=False)
+    newest_event_id = models.UUIDField(null=True, blank=True, editable=False)
+    # Changes (grows) in every write that changes any of the user's derived state, so a
+    # cache of something derived from it (a Wrapped summary, a card) is fresh exactly
+    # while the stamp it saw is the user's.
+    derived_stamp = models.BigIntegerField(default=0, editable=False)
+    # Each sequential derivation's compact state, by name (engine/registry.py), as of
+    # the newest event applied.
+    sequential_state = models.JSONField(default=dict, blank=True, editable=False)
+    # The sequential state lags the log (a bulk import received late events for this
+    # user) and must be recomputed from it before it is used (engine.rebuild_stale).
+    sequential_stale = models.BooleanField(default=False, editable=False)
+
     class Meta:
         verbose_name = "end user"
         ordering = ["created", "id"]
         constraints = [
             models.UniqueConstraint(fields=["tenant", "external_id"], name="user_id_unique")
         ]
-        indexes = [models.Index(fields=["tenant", "email"], name="user_email_idx")]
+        indexes = [
+            models.Index(fields=["tenant", "email"], name="user_email_idx"),
+            models.Index(
+                fields=["tenant"],
+                condition=models.Q(sequential_stale=True),
+                name="user_sequential_stale_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id

@@ -12,9 +12,9 @@ from typing import TypeVar
 from django.db import models
 
 from ..exceptions import NotFound
+from ..ids import parse_uuid
 from ..models import Attribute, Metric, Organization, Tenant
 from ..models.tenancy import TenantStatus
-from ..services.admin_config import parse_uuid
 
 M = TypeVar("M", bound=models.Model)
 

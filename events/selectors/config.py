@@ -8,25 +8,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from dataclasses import dataclass, field
 
-from ..exceptions import NotFound
-from ..models import Attribute, Metric, Tenant
+from ..models import Attribute, Metric, Tenant, TenantConfig
 from ..models.config import AttributeType
 
-
-@dataclass(frozen=True)
-class TenantConfig:
-    version: int
-    metrics_by_key: dict[str, Metric] = field(default_factory=dict)
-    user_attribute_keys: frozenset[str] = frozenset()
-    event_attribute_keys: frozenset[str] = frozenset()
-
-    def metric(self, key: str) -> Metric:
-        try:
-            return self.metrics_by_key[key]
-        except KeyError:
-            raise NotFound(f"Metric with key {key!r} not found.") from None
+__all__ = ["TenantConfig", "clear_config_cache", "tenant_config"]
 
 
 _cache: dict[uuid.UUID, TenantConfig] = {}

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from ..ids import parse_uuid
 from ..models import Attribute, Metric, Organization, Tenant
 from ..models.config import ConfigStatus, UnitType
 from ..models.tenancy import DEFAULT_TENANT_CUSTOMER_ID, TenantStatus
@@ -38,14 +39,6 @@ class Issue:
     severity: str = "error"
     index: int | None = None
     id: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"severity": self.severity, "message": self.message}
-        if self.index is not None:
-            body["index"] = self.index
-        if self.id is not None:
-            body["id"] = self.id
-        return body
 
 
 @dataclass
@@ -86,13 +79,6 @@ class Change:
 
     id: str
     fields: dict[str, Any]
-
-
-def parse_uuid(raw: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(raw))
-    except (ValueError, AttributeError):
-        return None
 
 
 def units_problem(unit_type: str, units: str) -> str | None:

@@ -1,9 +1,10 @@
 """Batch metric events (`POST /admin-api/v1/metrics/events`): accept now, process later.
 
-Accepting validates every item against the tenant's configuration first and rejects the
-whole request on the first bad item, so a rejected batch changes nothing. An accepted
-batch is one `EventBatch` row (written in the request's transaction) and a Celery task
-enqueued after commit.
+Accepting validates every item exactly as a single event would be validated, and
+rejects the whole request on the first bad item, naming its index, so a rejected batch
+changes nothing. An accepted batch is one `EventBatch` row (written in the request's
+transaction) and its processing is enqueued after commit (the caller says how: the API
+passes the Celery task, which is a layer above this one).
 
 Processing applies each item with `event_record`, the single-event service, so a batch
 item means exactly what the same single event would (user upsert, idempotency keys,
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,11 +28,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..exceptions import ApiError, BadRequest
-from ..models import EventBatch, Tenant
+from ..models import EndUser, EventBatch, Tenant, TenantConfig
 from ..models.log import BatchStatus
-from ..selectors.config import TenantConfig, tenant_config
+from ..selectors.config import tenant_config
 from .events import EventInput, event_record, validate_event
-from .users import UserInput, check_user_attribute_keys
+from .users import UserInput, apply_user_changes, validate_user_changes
 
 logger = logging.getLogger(__name__)
 
@@ -49,41 +50,55 @@ def _with_index(error: ApiError, index: int) -> ApiError:
     return type(error)(f"[{index}]: {error.message}", status=error.status_code)
 
 
-def batch_validate(*, config: TenantConfig, items: Sequence[EventInput], now: datetime) -> None:
-    """Raise (naming the item's index) if any item would be refused as a single event:
-    unknown metric (404), undeclared event or user attribute keys (400), a timestamp too
-    far in the future (422)."""
+def batch_validate(
+    *, tenant: Tenant, config: TenantConfig, items: Sequence[EventInput], now: datetime
+) -> None:
+    """Raise (naming the item's index) if any item would be refused as a single event
+    sent now, in the batch's order: unknown metric (404), undeclared event or user
+    attribute keys (400), a user subscribed to emails without an email, counting the
+    emails the batch's earlier items set (400), a timestamp too far in the future (422).
+    One query: the batch's existing users."""
+    # The users as each item finds them: read once, then changed in memory item by item.
+    users = {
+        user.external_id: user
+        for user in EndUser.objects.filter(
+            tenant=tenant, external_id__in={item.user.external_id for item in items}
+        )
+    }
     for index, item in enumerate(items):
+        user = users.get(item.user.external_id)
         try:
             validate_event(config=config, data=item, now=now)
             try:
-                check_user_attribute_keys(config, item.user.changes)
+                validate_user_changes(config, item.user.changes, user)
             except BadRequest as error:
-                raise BadRequest(f"user.attributes: {error.message}") from None
+                raise BadRequest(f"user: {error.message}") from None
         except ApiError as error:
             raise _with_index(error, index) from None
+        if user is None:
+            user = users[item.user.external_id] = EndUser(external_id=item.user.external_id)
+        apply_user_changes(user, item.user.changes)
 
 
 def batch_accept(
-    *, tenant: Tenant, config: TenantConfig, items: Sequence[EventInput], now: datetime
+    *,
+    tenant: Tenant,
+    config: TenantConfig,
+    items: Sequence[EventInput],
+    now: datetime,
+    enqueue: Callable[[uuid.UUID], object],
 ) -> EventBatch:
-    """Validate the batch, store it and enqueue its processing after commit. Returns the
-    stored batch."""
-    batch_validate(config=config, items=items, now=now)
+    """Validate the batch, store it and, after commit, call `enqueue(batch id)` to have it
+    processed. Returns the stored batch."""
+    batch_validate(tenant=tenant, config=config, items=items, now=now)
     with transaction.atomic():
         batch = EventBatch.objects.create(
             tenant=tenant, items=[item_to_json(item) for item in items], received_at=now
         )
         # After commit: the worker must find the row. robust=True: a broker that is down
         # must not turn an accepted (committed) batch into a 500; the sweep retries it.
-        transaction.on_commit(lambda: batch_enqueue(batch_id=batch.id), robust=True)
+        transaction.on_commit(lambda: enqueue(batch.id), robust=True)
     return batch
-
-
-def batch_enqueue(*, batch_id: uuid.UUID) -> None:
-    from ..tasks import process_event_batch  # the task module imports this one
-
-    process_event_batch.delay(str(batch_id))
 
 
 def item_to_json(item: EventInput) -> dict[str, Any]:

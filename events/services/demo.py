@@ -6,9 +6,9 @@ a second run regenerates exactly the events the first one wrote and inserts only
 missing (deterministic idempotency keys tell them apart). On a later day the new days
 are topped up, so the data keeps ending today.
 
-Events are written with one `bulk_create` and derived state with `apply_contributions`
-(the one function every ingest path uses), in one transaction, so a demo interrupted
-half-way leaves nothing half-applied.
+Events are recorded by the event engine (`engine.record_events`, as `import_events`
+records them), in one transaction, so a demo interrupted half-way leaves nothing
+half-applied.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Max
 
-from ..ids import uuid7
+from ..engine import EventColumns, local_date, lock_users, recompute_stale, record_events
+from ..ids import uuid7_many
 from ..models import ApiKey, Attribute, EndUser, Event, Metric, Organization, Tenant
 from ..models.config import AttributeType
+from ..numbers import compact
+from ..selectors.config import tenant_config
 from .admin_config import NewAttribute, NewMetric, attributes_create, metrics_create
-from .derived import Contribution, apply_contributions
 from .organizations import api_key_create, organization_create
 
 DEMO_ORGANIZATION = "Demo"
@@ -189,8 +191,7 @@ def _day_events(user: DemoUser, day: date, seed: int) -> list[DemoEvent]:
         minutes = rng.randint(4, 20)
         moment += timedelta(minutes=minutes + rng.randint(0, 40))
         timestamp = moment.astimezone(UTC)
-        local_date = timestamp.astimezone(tz).date()
-        if local_date != day:
+        if local_date(timestamp, user.tz) != day:
             break  # a late session ran past midnight; keep the day's events on the day
         for key, value in (
             ("lessons-completed", 1),
@@ -283,37 +284,30 @@ def _load_events(
         user_pk = user_pks[user.external_id]
         day = first_day
         while day <= last_day:
-            for timestamp, local_date, key, value, attributes, ikey in _day_events(user, day, seed):
+            for timestamp, on, key, value, attributes, ikey in _day_events(user, day, seed):
                 metric = metrics[key]
                 if timestamp > now or (user_pk, metric.pk, ikey) in seen:
                     continue
-                rows.append((timestamp, user_pk, metric, value, attributes, local_date, ikey))
+                rows.append((timestamp, user_pk, metric, value, attributes, on, ikey))
             day += timedelta(days=1)
     # Ids in timestamp order, so the event log (newest id first) reads like history.
     rows.sort(key=lambda r: (r[0], r[1], r[2].key))
-    Event.objects.bulk_create(
-        (
-            Event(
-                id=uuid7(),
-                tenant=tenant,
-                user_id=user_pk,
-                metric=metric,
-                value=value,
-                attributes=attributes,
-                timestamp=timestamp,
-                local_date=local_date,
-                received_at=now,
-                idempotency_key=ikey,
-            )
-            for timestamp, user_pk, metric, value, attributes, local_date, ikey in rows
-        ),
-        batch_size=2000,
+    events = EventColumns(
+        ids=uuid7_many(len(rows)),
+        users=[user_pk for _ts, user_pk, *_rest in rows],
+        metrics=[metric.pk for _ts, _u, metric, *_rest in rows],
+        values=[compact(value) for _ts, _u, _m, value, *_rest in rows],
+        attributes=[attributes for *_head, attributes, _d, _k in rows],
+        timestamps=[timestamp for timestamp, *_rest in rows],
+        local_dates=[day for *_head, day, _k in rows],
+        keys=[ikey for *_head, ikey in rows],
     )
-    contributions: list[Contribution] = [
-        (user_pk, metric.pk, local_date, value, attributes)
-        for _ts, user_pk, metric, value, attributes, local_date, _k in rows
-    ]
-    apply_contributions(tenant.id, contributions)
+    config = tenant_config(tenant)
+    applied = lock_users(user_pks.values())
+    record_events(tenant=tenant, config=config, events=events, applied=applied, received_at=now)
+    # A top-up only adds events newer than the ones loaded, but should a user's arrive
+    # late, the engine recomputes its sequential state here.
+    recompute_stale(tenant=tenant, config=config)
     return len(rows)
 
 

@@ -3,20 +3,15 @@
 One transaction per event, a fixed number of queries (pinned by
 tests/events/test_event_queries.py):
 
-1. read and lock the user (plus one insert when the user is new, one update when the
-   event changes the user's fields);
-2. insert the event, skipping it when its idempotency key was seen (then it is a replay),
-   and only if it was inserted: read the user's active days for the streak as they were
-   before the event (skipped for a user created by this event: its only active day is
-   the event's), and add the value to the user's metric total (atomic upsert, returns
-   the new total) and to the day's rollup (and, when the event has attributes, to the
-   rollup's sums per attribute value). One statement on PostgreSQL (derived.insert_and_apply);
-   one per step on SQLite.
+1. read and lock the user (plus one insert when the user is new);
+2. the engine's write (engine.record_event): insert the event unless its idempotency key
+   was seen, and only if it was inserted, apply it: the metric total (its new total
+   comes back), the day's rollup, the sequential state on the user (the default
+   streak), and the fields the event's user object changes. One statement on
+   PostgreSQL; one per step on SQLite.
 
-Totals and rollups are sums, which commute: an event that arrives late (back-dated
-`timestamp`) gives the same derived state as in-order arrival without a replay. When
-streak, achievement and points state arrive (later issues), late events are applied by
-replaying that user (DESIGN.md).
+An idempotent repeat (a seen `Idempotency-Key`) changes nothing, not even the user's
+fields it carries, and answers with the current state and the original event's id.
 """
 
 from __future__ import annotations
@@ -24,20 +19,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Subquery
 
+from ..engine import local_date, record_event
+from ..engine.streak import StreakView
+from ..engine.streak import extended as streak_extended
+from ..engine.streak import view as streak_view
 from ..exceptions import BadRequest, Unprocessable
-from ..models import EndUser, Event, Metric, MetricTotal, Tenant
-from ..selectors.config import TenantConfig
-from ..selectors.streaks import StreakState, current_streak, first_page_read
-from .derived import insert_and_apply
-from .users import UserInput, invalid_attribute_keys_message, user_get_or_create
+from ..ids import uuid7
+from ..models import EndUser, Event, Metric, MetricTotal, Tenant, TenantConfig
+from .users import (
+    UserInput,
+    invalid_attribute_keys_message,
+    user_changed_fields,
+    user_lock_or_create,
+)
 
 MAX_FUTURE = timedelta(minutes=5)
-IDEMPOTENCY_CONFLICT = "(user_id, metric_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class EventOutcome:
     metric: Metric
     user: EndUser
     total: Decimal
-    streak: StreakState
-    replayed: bool
+    streak: StreakView
+    idempotent_replay: bool
     idempotency_key: str | None
 
 
@@ -73,64 +73,58 @@ def validate_event(*, config: TenantConfig, data: EventInput, now: datetime) -> 
     return metric
 
 
+def event_zone(tenant: Tenant, stored_tz: str | None, changes: dict) -> str:
+    """The time zone an event's local date is taken in (SEMANTICS A1): the `tz` sent
+    with the event's user object, else the user's stored one, else the tenant's."""
+    tz = changes.get("tz", stored_tz)
+    return tz or tenant.default_timezone
+
+
 def event_record(
     *, tenant: Tenant, config: TenantConfig, data: EventInput, now: datetime
 ) -> EventOutcome:
     """Record one event and return the state the response reports. A repeated
-    idempotency key changes nothing and returns the current state (`replayed`)."""
+    idempotency key changes nothing and returns the current state (`idempotent_replay`)."""
     metric = validate_event(config=config, data=data, now=now)
     with transaction.atomic():
-        # The user's row lock serialises this user's events with each other and with a
-        # replay of the user, so a replay never counts an event twice.
-        user, created = user_get_or_create(
-            tenant=tenant, config=config, data=data.user, now=now, lock=True
-        )
+        user, created = user_lock_or_create(tenant=tenant, config=config, data=data.user, now=now)
+        fields = {} if created else user_changed_fields(user, data.user.changes)
+        if fields:
+            fields["updated"] = now
         timestamp = data.timestamp or now
-        local_date = timestamp.astimezone(ZoneInfo(user.tz or tenant.default_timezone)).date()
         event = Event(
+            id=uuid7(),
             tenant=tenant,
             user=user,
             metric=metric,
             value=data.value,
             attributes=data.attributes,
             timestamp=timestamp,
-            local_date=local_date,
+            local_date=local_date(timestamp, event_zone(tenant, user.tz, data.user.changes)),
             received_at=now,
             idempotency_key=data.idempotency_key,
         )
-        applied = insert_and_apply(
-            event,
-            conflict=IDEMPOTENCY_CONFLICT,
-            tenant_id=tenant.id,
-            contribution=(user.pk, metric.pk, local_date, data.value, data.attributes),
-            # The streak's read, in the same statement (a new user has nothing to read,
-            # and a user with streaks disabled needs nothing).
-            read=None
-            if created or not user.streak_enabled
-            else first_page_read(tenant=tenant, user=user, now=now),
+        recorded = record_event(
+            tenant=tenant, config=config, user=user, event=event, user_fields=fields
         )
-        if applied.new_id is None:
-            return _replay_outcome(tenant, user, metric, data.idempotency_key, now)
-        streak = current_streak(
-            tenant=tenant,
-            user=user,
-            now=now,
-            event_day=local_date,
-            new_user=created,
-            first_page_before_event=None if created or not user.streak_enabled else applied.read,
-        )
+        if not recorded.inserted:
+            return _idempotent_replay(tenant, user, metric, data.idempotency_key, now)
+    today = local_date(now, user.tz or tenant.default_timezone)
+    before = streak_view(recorded.state_before, today, enabled=user.streak_enabled)
+    after = streak_view(recorded.state_after, today, enabled=user.streak_enabled)
+    assert recorded.total is not None
     return EventOutcome(
         event_id=str(event.id),
         metric=metric,
         user=user,
-        total=applied.totals[(user.pk, metric.pk)],
-        streak=streak,
-        replayed=False,
+        total=recorded.total,
+        streak=streak_extended(before, after),
+        idempotent_replay=False,
         idempotency_key=data.idempotency_key,
     )
 
 
-def _replay_outcome(
+def _idempotent_replay(
     tenant: Tenant, user: EndUser, metric: Metric, key: str | None, now: datetime
 ) -> EventOutcome:
     # One query: the original event's id with the current total beside it.
@@ -141,12 +135,13 @@ def _replay_outcome(
         .values_list("id", "current")
         .get()
     )
+    today = local_date(now, user.tz or tenant.default_timezone)
     return EventOutcome(
         event_id=str(event_id),
         metric=metric,
         user=user,
         total=Decimal(str(current)) if current is not None else Decimal(0),
-        streak=current_streak(tenant=tenant, user=user, now=now),
-        replayed=True,
+        streak=streak_view(user.sequential_state, today, enabled=user.streak_enabled),
+        idempotent_replay=True,
         idempotency_key=key,
     )

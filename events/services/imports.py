@@ -1,29 +1,36 @@
 """Bulk import of metric events (`python manage.py import_events FILE.jsonl`).
 
 Each line is one of Trophy's `BatchMetricEvent` objects: `{"key", "user": {"id", ...},
-"value", "attributes"?, "idempotencyKey"?, "timestamp"?}`. Lines are validated by the
-same serializers and `validate_event` as `POST /v1/metrics/{key}/event`; an invalid line
-is reported with its number and skipped.
+"value", "attributes"?, "idempotencyKey"?, "timestamp"?}`, read by a `LineParser` (the
+API layer's, events/api/import_lines.py, with the same serializers and `validate_event`
+as `POST /v1/metrics/{key}/event`); an invalid line is reported with its number and
+skipped.
 
 The result is the state the same events give through the HTTP path one by one, but a
-chunk of lines costs a handful of statements instead of several per event: one read of
-the chunk's users, one multi-row insert of its new users, one multi-row insert of its
-events (`ON CONFLICT DO NOTHING ... RETURNING id` tells which were new), and one call
-of `apply_contributions` for the events actually inserted. Each chunk is one
-transaction, so an interrupted import leaves whole chunks, and re-running the file
-finishes the job: every line has an idempotency key (its own, or one derived from the
-line), so nothing is imported twice.
+chunk of lines costs a handful of statements instead of several per event: one read
+(and lock) of the chunk's users, one multi-row insert of its new users, and the event
+engine's bulk write (`engine.record_events`: one multi-row insert of the events, `ON
+CONFLICT DO NOTHING` skipping those whose idempotency key was seen, and the additive and
+sequential derivations of the new ones). Each chunk is one transaction, so an
+interrupted import leaves whole chunks, and re-running the file finishes the job: every
+line has an idempotency key (its own, or one derived from the line), so nothing is
+imported twice. A line whose event is a duplicate changes nothing, not even the user
+fields it carries (SEMANTICS A2).
+
+Users whose new events are older than what the engine had applied to them (a file not
+sorted by time) get their sequential state recomputed from the log once, at the end
+(`engine.recompute_stale`); until then it lags, and an interrupted import leaves them
+marked, which the next event of the user, a re-run or `rebuild` finishes.
 
 On PostgreSQL, parsing and validating the lines runs in a forked process (it never
 touches the database) while the importing process writes the previous chunks, and two
 writer threads (`writers`) each write their own share of the users with their own
 connection, so the database works on two statements at once. Each transaction locks its
-existing users (`SELECT ... JOIN unnest(ids) ... ORDER BY id FOR UPDATE`, in id order so
-concurrent transactions cannot deadlock) before inserting their events, as the event path
-and `replay` lock a user: a replay of those users waits for the chunk or the chunk for
-the replay, and no event is counted twice. Chunks commit with `synchronous_commit` off: a
-crash can lose the last chunks committed (never half of one), which re-running the file
-restores.
+existing users (engine.lock_users, in id order so concurrent transactions cannot
+deadlock) before inserting their events, as the event path and `rebuild` lock a user: a
+rebuild of those users waits for the chunk or the chunk for the rebuild, and no event is
+counted twice. Chunks commit with `synchronous_commit` off: a crash can lose the last
+chunks committed (never half of one), which re-running the file restores.
 """
 
 from __future__ import annotations
@@ -32,7 +39,6 @@ import copy
 import gc
 import hashlib
 import itertools
-import json
 import multiprocessing
 import threading
 import traceback
@@ -42,28 +48,29 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from itertools import islice
 from queue import Empty
-from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
-from rest_framework import serializers
-from rest_framework.fields import SkipField, empty
 
-from ..api.errors import first_error
-from ..api.serializers import BatchEventSerializer
+from ..db.sql import insert_rows_ignoring_conflict
+from ..engine import (
+    Applied,
+    EventColumns,
+    local_date,
+    lock_users,
+    recompute_stale,
+    record_events,
+)
 from ..exceptions import ApiError
 from ..ids import uuid7_many
-from ..models import EndUser, Event, Tenant
-from ..numbers import compact
-from ..selectors.config import TenantConfig, tenant_config
-from .derived import Contribution, apply_contributions
-from .events import IDEMPOTENCY_CONFLICT, validate_event
-from .sql import insert_columns_ignoring_conflict, insert_rows_ignoring_conflict
+from ..models import EndUser, Tenant, TenantConfig
+from ..selectors.config import tenant_config
+from .events import event_zone
 from .users import UserInput, apply_user_changes, new_user, validate_user_changes
 
 DEFAULT_BATCH_SIZE = 5000
@@ -87,7 +94,19 @@ USER_FIELDS = (
     "streak_enabled",
     "created",
     "updated",
+    # the engine's, at their defaults (record_events writes them)
+    "derived_stamp",
+    "sequential_state",
+    "sequential_stale",
 )
+
+# One parsed line, a plain tuple (cheap to pickle between processes):
+# (line number, metric id, UserInput, value (numbers.compact), attributes, timestamp or
+# None, idempotency key)
+ParsedLine = tuple[int, Any, UserInput, int | Decimal, dict[str, str], datetime | None, str]
+# Reads one line: (line number, its text, the chunk's "now") -> the parsed line; raises
+# ValueError(message) when the line is invalid.
+LineParser = Callable[[int, str, datetime], ParsedLine]
 
 
 def derived_idempotency_key(raw_line: str, line_number: int) -> str:
@@ -114,163 +133,8 @@ class ImportResult:
     duplicates: int = 0
     invalid: int = 0
     users_created: int = 0
+    recomputed: int = 0  # users whose sequential state was recomputed at the end
     errors: list[LineError] = field(default_factory=list)
-
-
-# Distinct user objects whose validation an import remembers (see validate_user).
-USER_CACHE_SIZE = 65536
-
-
-def _memo_key(value: Any) -> Any:
-    """A hashable key that tells JSON values apart exactly (1, 1.0, True and "1" differ;
-    so do 0.0 and -0.0)."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
-        return (kind, value)
-    if kind is float:
-        return (kind, repr(value))
-    if kind is dict:
-        items = []
-        for name, item in value.items():
-            item_kind = type(item)
-            if item_kind is float:
-                item = repr(item)
-            elif not (item_kind is str or item_kind is int or item_kind is bool or item is None):
-                return (kind, json.dumps(value, sort_keys=True))
-            items.append((name, item_kind, item))
-        return (kind, tuple(items))
-    if kind is list:
-        # As the user object's deviceTokens: the JSON text tells values apart exactly.
-        return (kind, json.dumps(value, sort_keys=True))
-    return None
-
-
-# Distinct values per field whose validation an import remembers (see validate_line).
-MEMO_SIZE = 65536
-
-
-class ImportLineSerializer(BatchEventSerializer):
-    """The batch item's rules (`BatchEventSerializer`), checked faster line after line."""
-
-    # Fields whose values rarely repeat: remembering them would only cost.
-    NOT_REMEMBERED = frozenset({"timestamp", "idempotencyKey"})
-
-    def validate_line(self, data: dict[str, Any]) -> dict[str, Any]:
-        """`run_validation(data)` for a JSON object: the same fields and `validate_<field>`
-        hooks, without DRF's per-call bookkeeping, which costs as much as the checks.
-
-        Validation is a function of the value alone, and most lines repeat their user
-        object, metric key, value and attributes verbatim: each field remembers the result
-        of the values it accepted (by exact JSON value), so a repeated value is checked
-        once per import, by the same field objects. A missing optional field is skipped as
-        DRF would skip it, and a value that DRF would only convert (a field with the base
-        `run_validation` and no validators, such as the timestamp) is converted directly."""
-        out: dict[str, Any] = {}
-        errors: dict[str, Any] = {}
-        for name, checked, hook, memo, skip_missing, convert in self._checks():
-            raw = data.get(name, empty)
-            if raw is empty and skip_missing:
-                continue
-            key = _memo_key(raw) if memo is not None and raw is not empty else None
-            if key is not None and memo is not None:
-                hit = memo.get(key, empty)
-                if hit is not empty:
-                    out[name] = hit
-                    continue
-            try:
-                if convert is not None and raw is not None and raw is not empty:
-                    value = convert(raw)
-                else:
-                    value = checked.run_validation(raw)
-                value = hook(value) if hook is not None else value
-            except serializers.ValidationError as exc:
-                errors[name] = exc.detail
-                continue
-            except SkipField:
-                continue
-            out[name] = value
-            if key is not None and memo is not None:
-                if len(memo) >= MEMO_SIZE:
-                    memo.clear()
-                memo[key] = value
-        if errors:
-            raise serializers.ValidationError(errors)
-        return out
-
-    def _checks(self) -> list[_Check]:
-        checks = getattr(self, "_cached_checks", None)
-        if checks is None:
-            checks = [
-                _Check(
-                    name,
-                    field,
-                    getattr(self, f"validate_{name}", None),
-                    None if name in self.NOT_REMEMBERED else {},
-                    # what Field.validate_empty_values does with a missing value here
-                    skip_missing=not field.required and field.default is empty,
-                    # Field.run_validation of a present, non-null value: convert, then run
-                    # the validators (none here)
-                    convert=(
-                        field.to_internal_value
-                        if type(field).run_validation is serializers.Field.run_validation
-                        and not field.validators
-                        else None
-                    ),
-                )
-                for name, field in self.fields.items()
-                if not field.read_only
-            ]
-            self._cached_checks = checks
-        return checks
-
-
-class _Check(NamedTuple):
-    name: str
-    field: serializers.Field
-    hook: Callable[[Any], Any] | None  # the serializer's validate_<name>
-    memo: dict[Any, Any] | None  # accepted values by _memo_key, None: not remembered
-    skip_missing: bool
-    convert: Callable[[Any], Any] | None
-
-
-# One parsed line, a plain tuple (cheap to pickle between processes):
-# (line number, metric id, UserInput, value, attributes, timestamp or None, idempotency key)
-_Line = tuple[int, Any, UserInput, int | Decimal, dict[str, str], datetime | None, str]
-
-
-def _parse(
-    validator: ImportLineSerializer,
-    config: TenantConfig,
-    number: int,
-    raw: str,
-    now: datetime,
-) -> _Line:
-    """Validate one line; raise ValueError(message) when it is invalid."""
-    try:
-        obj = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"invalid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"expected a JSON object, got {type(obj).__name__}.")
-    try:
-        # One serializer instance for the whole import: constructing one per line costs
-        # more than validating the line.
-        body = validator.validate_line(obj)
-        data = BatchEventSerializer.event_input(body)
-        metric = validate_event(config=config, data=data, now=now)
-    except serializers.ValidationError as exc:
-        raise ValueError(first_error(exc.detail)[0]) from None
-    except ApiError as exc:
-        raise ValueError(exc.message) from None
-    return (
-        number,
-        metric.pk,
-        data.user,
-        compact(data.value),
-        data.attributes,
-        data.timestamp,
-        data.idempotency_key or derived_idempotency_key(raw, number),
-    )
 
 
 def _numbered(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
@@ -284,19 +148,22 @@ def events_import(
     *,
     tenant: Tenant,
     lines: Iterable[str],
+    parser: Callable[[TenantConfig], LineParser],
     batch_size: int = DEFAULT_BATCH_SIZE,
     writers: int = DEFAULT_WRITERS,
     progress: Callable[[int], None] | None = None,
     on_invalid: Callable[[LineError], None] | None = None,
 ) -> ImportResult:
-    """Import JSON lines of events into `tenant`, at most `batch_size` lines per
+    """Import lines of events into `tenant`, each read by `parser(config)` (the API
+    layer's `import_lines.line_parser` for JSON lines), at most `batch_size` lines per
     transaction.
 
     Reads `lines` as a stream (memory stays bounded by the batch size). Returns the
     counts: lines read, events imported, duplicates skipped (an event with the same
     idempotency key exists, or appeared earlier in the file), invalid lines (also
     passed to `on_invalid` as they are found). `progress` is called with the number of
-    lines of each finished batch. Blank lines are ignored.
+    lines of each finished batch. Blank lines are ignored. Users that received events
+    older than what was applied to them are recomputed at the end (engine.recompute_stale).
 
     On PostgreSQL, outside a transaction, `writers` threads write at once, each with
     its own connection and its own share of the users (see _import_in_parallel); inside
@@ -307,22 +174,25 @@ def events_import(
     if writers < 1:
         raise ValueError("writers must be at least 1")
     config = tenant_config(tenant)
+    parse = parser(config)
     postgresql = connection.vendor == "postgresql"
     with _fewer_gc_pauses():
         chunks = (
-            _parsed_elsewhere(config, lines, batch_size)
+            _parsed_elsewhere(parse, lines, batch_size)
             if postgresql
-            else _parsed_chunks(config, lines, batch_size)
+            else _parsed_chunks(parse, lines, batch_size)
         )
         if postgresql and writers > 1 and not connection.in_atomic_block:
-            return _import_in_parallel(tenant, config, chunks, writers, progress, on_invalid)
-        result = ImportResult()
-        cache = _UserCache()
-        for chunk in chunks:
-            _import_chunk(tenant, config, cache, chunk, result, on_invalid)
-            _collect_between_chunks()
-            if progress is not None:
-                progress(chunk.size)
+            result = _import_in_parallel(tenant, config, chunks, writers, progress, on_invalid)
+        else:
+            result = ImportResult()
+            cache = _UserCache()
+            for chunk in chunks:
+                _import_chunk(tenant, config, cache, chunk, result, on_invalid)
+                _collect_between_chunks()
+                if progress is not None:
+                    progress(chunk.size)
+        result.recomputed = recompute_stale(tenant=tenant, config=config)
     return result
 
 
@@ -455,12 +325,11 @@ def _collect_between_chunks() -> None:
 class _Chunk:
     now: datetime
     size: int
-    lines: list[_Line]
+    lines: list[ParsedLine]
     errors: list[LineError]
 
 
-def _parsed_chunks(config: TenantConfig, lines: Iterable[str], batch_size: int) -> Iterator[_Chunk]:
-    validator = ImportLineSerializer()
+def _parsed_chunks(parse: LineParser, lines: Iterable[str], batch_size: int) -> Iterator[_Chunk]:
     numbered = _numbered(lines)
     while True:
         raw_lines = list(islice(numbered, batch_size))
@@ -470,7 +339,7 @@ def _parsed_chunks(config: TenantConfig, lines: Iterable[str], batch_size: int) 
         chunk = _Chunk(now=now, size=len(raw_lines), lines=[], errors=[])
         for number, raw in raw_lines:
             try:
-                chunk.lines.append(_parse(validator, config, number, raw, now))
+                chunk.lines.append(parse(number, raw, now))
             except ValueError as exc:
                 chunk.errors.append(LineError(number, str(exc)))
         yield chunk
@@ -483,10 +352,10 @@ PARSE_AHEAD = 2
 
 
 def _parse_into(
-    queue: Any, config: TenantConfig, lines: Iterable[str], batch_size: int
+    queue: Any, parse: LineParser, lines: Iterable[str], batch_size: int
 ) -> None:  # pragma: no cover - runs in the forked parser process
     try:
-        for chunk in _parsed_chunks(config, lines, batch_size):
+        for chunk in _parsed_chunks(parse, lines, batch_size):
             queue.put(chunk)
             _collect_between_chunks()
         queue.put(_DONE)
@@ -496,9 +365,7 @@ def _parse_into(
         queue.put((_FAILED, traceback.format_exc()))
 
 
-def _parsed_elsewhere(
-    config: TenantConfig, lines: Iterable[str], batch_size: int
-) -> Iterator[_Chunk]:
+def _parsed_elsewhere(parse: LineParser, lines: Iterable[str], batch_size: int) -> Iterator[_Chunk]:
     """`_parsed_chunks`, computed in a forked process `PARSE_AHEAD` chunks ahead: parsing
     and validating the next chunk then runs on the other core while this process
     writes. (A thread could not: it holds the GIL the writer needs between its
@@ -507,7 +374,7 @@ def _parsed_elsewhere(
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=PARSE_AHEAD)
     child = context.Process(
-        target=_parse_into, args=(queue, config, lines, batch_size), name="import-parser"
+        target=_parse_into, args=(queue, parse, lines, batch_size), name="import-parser"
     )
     child.daemon = True
     child.start()
@@ -534,14 +401,84 @@ def _parsed_elsewhere(
         queue.cancel_join_thread()
 
 
-_ZONES: dict[str, ZoneInfo] = {}
+@dataclass
+class _Plan:
+    """A chunk's lines worked out in memory: the events to insert, the users to create
+    and change, and which lines changed a user (so that the write can tell whether a
+    line that turns out to be a duplicate had changed something it must not)."""
+
+    events: EventColumns = field(default_factory=EventColumns)
+    numbers: list[int] = field(default_factory=list)  # each event's line
+    errors: list[LineError] = field(default_factory=list)
+    duplicates: int = 0
+    new_users: dict[str, EndUser] = field(default_factory=dict)
+    changed: dict[str, EndUser] = field(default_factory=dict)  # changed copies, by id
+    changed_fields: dict[str, set[str]] = field(default_factory=dict)
+    changing_lines: set[int] = field(default_factory=set)
+    row_users: list[EndUser] = field(default_factory=list)  # each event's user
 
 
-def _zone(name: str) -> ZoneInfo:
-    zone = _ZONES.get(name)
-    if zone is None:
-        zone = _ZONES[name] = ZoneInfo(name)
-    return zone
+def _plan(
+    tenant: Tenant,
+    config: TenantConfig,
+    cache: _UserCache,
+    parsed: list[ParsedLine],
+    users: dict[str, EndUser | None],
+    skip: set[int],
+    now: datetime,
+) -> _Plan:
+    """The event path's user upsert and local date, line by line, in memory: validate the
+    user fields a line sends, skip a line whose idempotency key was seen earlier in the
+    file (or, in `skip`, in the log) before it changes anything, then create the user or
+    apply the fields to a copy of it, and date the event in the user's time zone as of
+    that line (SEMANTICS A1: the tz sent with the event wins)."""
+    plan = _Plan()
+    current: dict[str, EndUser | None] = dict(users)
+    seen_keys: set[tuple[str, Any, str]] = set()
+    events = plan.events
+    for number, metric_id, user_input, value, attrs, timestamp, key in parsed:
+        external_id = user_input.external_id
+        user = current[external_id]
+        changes = user_input.changes
+        if changes:
+            try:
+                validate_user_changes(config, changes, user)
+            except ApiError as exc:
+                plan.errors.append(LineError(number, exc.message))
+                continue
+        dedupe = (external_id, metric_id, key)
+        if dedupe in seen_keys or number in skip:
+            plan.duplicates += 1
+            continue
+        timestamp = timestamp or now
+        try:
+            day = local_date(timestamp, event_zone(tenant, user.tz if user else None, changes))
+        except ApiError as exc:
+            plan.errors.append(LineError(number, exc.message))
+            continue
+        seen_keys.add(dedupe)
+        if user is None:
+            user = current[external_id] = plan.new_users[external_id] = new_user(
+                tenant, user_input, now
+            )
+        elif changes and (external_id in plan.changed or not cache.is_noop(user_input)):
+            if external_id not in plan.changed and external_id not in plan.new_users:
+                user = current[external_id] = plan.changed[external_id] = copy.copy(user)
+            changed = apply_user_changes(user, changes)
+            if changed and external_id not in plan.new_users:
+                user.updated = now
+                plan.changed_fields.setdefault(external_id, set()).update(changed)
+                plan.changing_lines.add(number)
+        plan.numbers.append(number)
+        plan.row_users.append(user)
+        events.metrics.append(metric_id)
+        events.values.append(value)
+        events.attributes.append(attrs)
+        events.timestamps.append(timestamp)
+        events.local_dates.append(day)
+        events.keys.append(key)
+    events.ids = uuid7_many(len(plan.numbers))
+    return plan
 
 
 def _import_chunk(
@@ -555,8 +492,6 @@ def _import_chunk(
     now = chunk.now
     result.lines += chunk.size
     parsed = [cache.interned(line) for line in chunk.lines]
-    errors = list(chunk.errors)
-
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Waiting for the WAL flush of every chunk would cost more than writing it.
@@ -564,109 +499,76 @@ def _import_chunk(
             # re-running the file re-imports exactly those (idempotency keys).
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        users = _load_users(tenant, parsed, cache)
-        new_users: dict[str, EndUser] = {}
-        changed_fields: dict[str, set[str]] = {}
-        default_tz = tenant.default_timezone
-        seen_keys: set[tuple[str, Any, str]] = set()
-        numbers: list[int] = []
-        metrics: list[Any] = []
-        values: list[int | Decimal] = []
-        attributes: list[dict[str, str]] = []
-        timestamps: list[datetime] = []
-        local_dates: list[date] = []
-        keys: list[str] = []
-        row_users: list[EndUser] = []
-        noop = cache.noop
-        for number, metric_id, user_input, value, attrs, timestamp, key in parsed:
-            external_id = user_input.external_id
-            user = users.get(external_id)
-            # The event path's user upsert, line by line in memory: validate, then
-            # create or apply the fields sent (SEMANTICS A1: the tz sent with the
-            # event wins for its local date).
-            changes = user_input.changes
-            if changes:
-                try:
-                    validate_user_changes(config, changes, user)
-                except ApiError as exc:
-                    errors.append(LineError(number, exc.message))
-                    continue
-            if user is None:
-                user = new_user(tenant, user_input, now)
-                users[external_id] = new_users[external_id] = user
-            elif changes and (external_id, id(user_input)) not in noop:
-                changed = apply_user_changes(user, changes)
-                if changed:
-                    user.updated = now
-                    if external_id not in new_users:
-                        changed_fields.setdefault(external_id, set()).update(changed)
-            dedupe = (external_id, metric_id, key)
-            if dedupe in seen_keys:
-                result.duplicates += 1
+        users, applied = _load_users(tenant, parsed, cache)
+        skip: set[int] = set()
+        while True:
+            plan = _plan(tenant, config, cache, parsed, users, skip, now)
+            # A line that changed its user but whose event the log already has (found
+            # only by the insert) must change nothing, and later lines must not see its
+            # change: then the chunk is worked out again without it (rare: re-running a
+            # file whose lines carry user fields that have changed since).
+            try:
+                with transaction.atomic():
+                    recorded, created = _write(tenant, config, plan, applied, now)
+                    seen = _logged_lines(plan, recorded.inserted) & plan.changing_lines
+                    if seen:
+                        raise _Again(seen)
+            except _Again as again:
+                skip |= again.lines
+                applied = lock_users(applied)  # as the rolled-back writes left them
                 continue
-            seen_keys.add(dedupe)
-            timestamp = timestamp or now
-            numbers.append(number)
-            metrics.append(metric_id)
-            values.append(value)
-            attributes.append(attrs)
-            timestamps.append(timestamp)
-            local_dates.append(timestamp.astimezone(_zone(user.tz or default_tz)).date())
-            keys.append(key)
-            row_users.append(user)
-
-        # Invalid lines in file order, whichever check found them.
-        for error in sorted(errors, key=lambda e: e.line):
+            break
+        errors = sorted([*chunk.errors, *plan.errors], key=lambda e: e.line)
+        for error in errors:  # invalid lines in file order, whichever check found them
             result.invalid += 1
             if len(result.errors) < MAX_KEPT_ERRORS:
                 result.errors.append(error)
             if on_invalid is not None:
                 on_invalid(error)
-        result.users_created += _save_users(tenant, users, new_users, changed_fields)
-        for external_id, user in new_users.items():
-            cache.users[external_id] = user
-        cache.forget([*new_users, *changed_fields])
-        if not numbers:
-            return
-        ids = uuid7_many(len(numbers))
-        user_ids = [user.pk for user in row_users]
-        returned = insert_columns_ignoring_conflict(
-            Event,
-            constants={"tenant": tenant.pk, "received_at": now},
-            columns={
-                "id": ids,
-                "user": user_ids,
-                "metric": metrics,
-                "value": values,
-                "attributes": attributes,
-                "timestamp": timestamps,
-                "local_date": local_dates,
-                "idempotency_key": keys,
-            },
-            conflict=IDEMPOTENCY_CONFLICT,
-            returning=(),  # only how many: the usual answer is "all of them"
-        )
-        result.duplicates += len(ids) - len(returned)
-        result.imported += len(returned)
-        columns = (user_ids, metrics, local_dates, values, attributes)
-        if len(returned) == len(ids):
-            contributions: Iterable[Contribution] = zip(*columns, strict=True)
-        else:
-            # Some lines were duplicates: the new events are those whose fresh ids are in
-            # the log now (no other writer can have used them).
-            inserted = set(Event.objects.filter(pk__in=ids).values_list("pk", flat=True).iterator())
-            contributions = [
-                contribution
-                for event_id, contribution in zip(ids, zip(*columns, strict=True), strict=True)
-                if event_id in inserted
-            ]
-        apply_contributions(tenant.pk, contributions, new_totals=False)
+        result.users_created += created
+        result.imported += recorded.new
+        result.duplicates += plan.duplicates + len(plan.numbers) - recorded.new
+    # Committed: the cache may keep what the chunk wrote.
+    cache.users.update(plan.new_users)
+    cache.users.update(plan.changed)
+    cache.forget([*plan.new_users, *plan.changed_fields])
+
+
+class _Again(Exception):
+    def __init__(self, lines: set[int]) -> None:
+        self.lines = lines
+
+
+def _write(
+    tenant: Tenant, config: TenantConfig, plan: _Plan, applied: dict[int, Applied], now: datetime
+) -> tuple[Any, int]:
+    """Create the plan's new users, record its events and write its user changes;
+    return the engine's outcome and how many users were created."""
+    created = _save_users(tenant, plan.new_users, plan.changed, plan.changed_fields)
+    for user in plan.new_users.values():
+        applied.setdefault(user.pk, Applied(user.pk, None, {}, False))
+    plan.events.users = [user.pk for user in plan.row_users]
+    recorded = record_events(
+        tenant=tenant, config=config, events=plan.events, applied=applied, received_at=now
+    )
+    return recorded, created
+
+
+def _logged_lines(plan: _Plan, inserted: set[Any] | None) -> set[int]:
+    """The lines whose events the log already had (the insert skipped them)."""
+    if inserted is None:
+        return set()
+    return {
+        number
+        for number, event_id in zip(plan.numbers, plan.events.ids, strict=True)
+        if event_id not in inserted
+    }
 
 
 class _UserCache:
     """Users already read by this import, so each is loaded once per import rather than
     once per chunk (bounded: cleared past MAX_CACHED_USERS). A user that a line would
-    change is still re-read under a lock; `noop` remembers which user objects were
+    change is still re-read under a lock. `noop` remembers which user objects were
     found to change nothing, with a reference that keeps their id() from being reused.
     `inputs` makes equal user objects of different chunks one object (a chunk parsed in
     another process arrives as new objects), so `noop` recognises them."""
@@ -675,9 +577,8 @@ class _UserCache:
         self.users: dict[str, EndUser] = {}
         self.noop: dict[tuple[str, int], UserInput] = {}
         self.inputs: dict[tuple[str, str], UserInput] = {}
-        self._chunk_inputs: dict[int, UserInput] = {}
 
-    def interned(self, line: _Line) -> _Line:
+    def interned(self, line: ParsedLine) -> ParsedLine:
         user_input = line[2]
         if not user_input.changes:
             return line
@@ -689,6 +590,12 @@ class _UserCache:
             return line
         return (line[0], line[1], same, *line[3:])
 
+    def is_noop(self, user_input: UserInput) -> bool:
+        return (user_input.external_id, id(user_input)) in self.noop
+
+    def remember_noop(self, user_input: UserInput) -> None:
+        self.noop[(user_input.external_id, id(user_input))] = user_input
+
     def forget(self, external_ids: Iterable[str]) -> None:
         gone = set(external_ids)
         if gone:
@@ -699,12 +606,12 @@ MAX_CACHED_USERS = 200_000
 
 
 def _load_users(
-    tenant: Tenant, parsed: list[_Line], cache: _UserCache
-) -> dict[str, EndUser | None]:
-    """The chunk's existing users by external id (None for the missing ones), all
-    locked until the chunk commits (see the module's docstring). Users the chunk will
-    change are re-read under the lock, so a concurrent update of other fields is not
-    overwritten."""
+    tenant: Tenant, parsed: list[ParsedLine], cache: _UserCache
+) -> tuple[dict[str, EndUser | None], dict[int, Applied]]:
+    """The chunk's existing users by external id (None for the missing ones), all locked
+    until the chunk commits (see the module's docstring), and what the engine has
+    applied to them. Users the chunk will change are re-read under the lock, so a
+    concurrent update of other fields is not overwritten."""
     if len(cache.users) > MAX_CACHED_USERS or len(cache.noop) > MAX_CACHED_USERS:
         cache.users.clear()
         cache.noop.clear()
@@ -717,55 +624,35 @@ def _load_users(
         for found in EndUser.objects.filter(tenant=tenant, external_id__in=missing):
             cache.users[found.external_id] = found
     users: dict[str, EndUser | None] = {ext: cache.users.get(ext) for ext in wanted}
-    _lock_users([user.pk for user in users.values() if user is not None])
-    to_lock = []
+    applied = lock_users(user.pk for user in users.values() if user is not None)
+    to_read = []
     for external_id, inputs in wanted.items():
         current = users[external_id]
         if current is None:
             continue
-        for key, user_input in inputs.items():
-            if not user_input.changes or (external_id, key) in cache.noop:
+        for user_input in inputs.values():
+            if not user_input.changes or cache.is_noop(user_input):
                 continue
             if apply_user_changes(copy.copy(current), user_input.changes):
-                to_lock.append(current.pk)
+                to_read.append(current.pk)
                 break
-            cache.noop[(external_id, key)] = user_input
-    if to_lock:
-        locked = EndUser.objects.select_for_update().filter(pk__in=to_lock).order_by("pk")
-        for user in locked:
+            cache.remember_noop(user_input)
+    if to_read:
+        fresh = EndUser.objects.filter(pk__in=to_read)
+        for user in fresh:
             users[user.external_id] = cache.users[user.external_id] = user
-        cache.forget(user.external_id for user in locked)
-    return users
-
-
-def _lock_users(pks: list[int]) -> None:
-    """Lock these users' rows until the transaction ends, in id order (two chunks, or a
-    chunk and a replay, then wait for each other instead of deadlocking). SQLite
-    serialises writers anyway and has no row locks."""
-    if not pks or connection.vendor != "postgresql":
-        return
-    pks.sort()
-    with connection.cursor() as cursor:
-        # A join with the ids, not `id = ANY(%s)`: this statement runs once per chunk, so
-        # it becomes a prepared statement with a generic plan, where the array is a
-        # parameter that PostgreSQL cannot hash, and `= ANY` compared every user with
-        # every id (≈ 100 ms per chunk of 3,000 users instead of ≈ 4; the same happened
-        # with an unhashable int2[] from psycopg, hence the cast).
-        cursor.execute(
-            "SELECT u.id FROM events_enduser u JOIN unnest(%s::bigint[]) AS ids(id) "
-            "ON u.id = ids.id ORDER BY u.id FOR UPDATE OF u",
-            [pks],
-        )
+        cache.forget(user.external_id for user in fresh)
+    return users, applied
 
 
 def _save_users(
     tenant: Tenant,
-    users: dict[str, EndUser | None],
     new_users: dict[str, EndUser],
+    changed: dict[str, EndUser],
     changed_fields: dict[str, set[str]],
 ) -> int:
     """Insert the chunk's new users and write the changed fields of existing ones;
-    return how many users were created. Afterwards every user in `users` has its pk."""
+    return how many users were created. Afterwards every new user has its pk."""
     created = 0
     if new_users:
         attnames = [EndUser._meta.get_field(name).attname for name in USER_FIELDS]  # type: ignore[union-attr]
@@ -788,9 +675,8 @@ def _save_users(
                 tenant=tenant, external_id__in=missing
             ).values_list("id", "external_id"):
                 new_users[external_id].pk = pk
-            _lock_users([new_users[ext].pk for ext in missing])
+            lock_users(new_users[ext].pk for ext in missing)
     if changed_fields:
-        to_update = [users[ext] for ext in changed_fields]
         names = sorted(set().union(*changed_fields.values()) | {"updated"})
-        EndUser.objects.bulk_update([u for u in to_update if u is not None], names)
+        EndUser.objects.bulk_update([changed[ext] for ext in changed_fields], names)
     return created

@@ -28,7 +28,7 @@ def organization_create(
     tenant = Tenant.objects.create(
         organization=organization,
         customer_id=DEFAULT_TENANT_CUSTOMER_ID,
-        name=f"{name} (default)",
+        name=name,
         default_timezone=default_timezone,
     )
     organization.default_tenant = tenant

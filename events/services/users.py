@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -9,13 +10,13 @@ from typing import Any
 
 from django.db import transaction
 
+from ..db.prepared import PreparedQuery
+from ..db.sql import insert_ignoring_conflict
 from ..exceptions import BadRequest, Forbidden, NotFound, Unprocessable
-from ..models import EndUser, Tenant
-from ..prepared import PreparedQuery
-from ..selectors.config import TenantConfig
-from .sql import insert_ignoring_conflict
+from ..models import EndUser, Tenant, TenantConfig
+from ..selectors.users import user_get
 
-# The event path's user read, under the row lock (compiled once: see events/prepared.py).
+# The event path's user read, under the row lock (compiled once: see events/db/prepared.py).
 USER_FOR_UPDATE = PreparedQuery(
     lambda tenant_id, external_id: (
         EndUser.objects.select_for_update()
@@ -94,11 +95,8 @@ def new_user(tenant: Tenant, data: UserInput, now: datetime) -> EndUser:
     return user
 
 
-def _update(
-    user: EndUser, data: UserInput, config: TenantConfig, now: datetime, *, locked: bool = False
-) -> EndUser:
-    """Apply the changes that differ. `locked` says `user` was read under its row lock in
-    this transaction, so it is current and needs no locked re-read."""
+def _update(user: EndUser, data: UserInput, config: TenantConfig, now: datetime) -> EndUser:
+    """Apply the changes that differ, under the user's row lock."""
     validate_user_changes(config, data.changes, user)
     if not any(
         getattr(user, n) != v
@@ -109,7 +107,7 @@ def _update(
         return user  # nothing differs: no write (the common case on the event path)
     # Change it under a row lock: attributes are merged, and two concurrent updates of
     # different keys must not overwrite each other.
-    current = user if locked else EndUser.objects.select_for_update().get(pk=user.pk)
+    current = EndUser.objects.select_for_update().get(pk=user.pk)
     changed = apply_user_changes(current, data.changes)
     if changed:
         current.updated = now
@@ -117,42 +115,53 @@ def _update(
     return current
 
 
-def user_get_or_create(
-    *, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime, lock: bool = False
-) -> tuple[EndUser, bool]:
-    """Upsert a user (the event path's "identify"): one query when the user exists and
-    nothing changed, two when it is new. Returns (user, created). Call inside a transaction.
+def _insert(tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime) -> EndUser | None:
+    """Create the user with the fields sent; None when the id is taken (a concurrent
+    request may have created it since the caller looked)."""
+    validate_user_changes(config, data.changes, None)
+    candidate = new_user(tenant, data, now)
+    new_id = insert_ignoring_conflict(candidate, conflict="(tenant_id, external_id)")
+    if new_id is None:
+        return None
+    candidate.pk = new_id
+    return candidate
 
-    With `lock`, the user's row stays locked until the transaction ends (a new user's row
-    is locked by its own insert), which serialises this user's events against each other
-    and against a replay of the user (events.services.replay)."""
-    if lock:
-        user = next(iter(USER_FOR_UPDATE.objects(tenant.pk, data.external_id)), None)
-    else:
-        user = EndUser.objects.filter(tenant=tenant, external_id=data.external_id).first()
+
+def user_lock_or_create(
+    *, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime
+) -> tuple[EndUser, bool]:
+    """The event path's user: read under its row lock, or created with the fields sent
+    when it is new (its insert locks the row). Returns (user, created). An existing user
+    is not changed here: the event path writes the changes with the event, only if the
+    event is new (`user_changed_fields`), so an idempotent repeat changes nothing. The
+    changes are validated against it all the same. Call inside a transaction.
+
+    The row lock serialises this user's events with each other and with a rebuild of
+    the user (engine.record.rebuild), so no event is counted twice."""
+    user = next(iter(USER_FOR_UPDATE.objects(tenant.pk, data.external_id)), None)
     if user is None:
-        validate_user_changes(config, data.changes, None)
-        candidate = new_user(tenant, data, now)
-        new_id = insert_ignoring_conflict(candidate, conflict="(tenant_id, external_id)")
-        if new_id is not None:
-            candidate.pk = new_id
-            return candidate, True
-        # Another request created it between our read and our insert.
-        users = EndUser.objects.filter(tenant=tenant, external_id=data.external_id)
-        user = (users.select_for_update() if lock else users).get()
-    return _update(user, data, config, now, locked=lock), False
+        created = _insert(tenant, config, data, now)
+        if created is not None:
+            return created, True
+        user = EndUser.objects.select_for_update().get(tenant=tenant, external_id=data.external_id)
+    validate_user_changes(config, data.changes, user)
+    return user, False
+
+
+def user_changed_fields(user: EndUser, changes: dict[str, Any]) -> dict[str, Any]:
+    """The fields `changes` would change on `user`, with their new values; `user` itself
+    is left as it is."""
+    candidate = copy.copy(user)
+    return {name: getattr(candidate, name) for name in apply_user_changes(candidate, changes)}
 
 
 @transaction.atomic
 def user_create(*, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime) -> EndUser:
     """POST /users: create, or 422 if the id is taken (an explicit create never upserts)."""
-    validate_user_changes(config, data.changes, None)
-    candidate = new_user(tenant, data, now)
-    new_id = insert_ignoring_conflict(candidate, conflict="(tenant_id, external_id)")
-    if new_id is None:
+    created = _insert(tenant, config, data, now)
+    if created is None:
         raise Unprocessable(f"id: a user with id {data.external_id!r} already exists.")
-    candidate.pk = new_id
-    return candidate
+    return created
 
 
 @transaction.atomic
@@ -160,23 +169,20 @@ def user_identify(
     *, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime
 ) -> EndUser:
     """PUT /users/{id}: create the user if absent, else update only the fields sent."""
-    user, _created = user_get_or_create(tenant=tenant, config=config, data=data, now=now)
-    return user
+    user = EndUser.objects.filter(tenant=tenant, external_id=data.external_id).first()
+    if user is None:
+        created = _insert(tenant, config, data, now)
+        if created is not None:
+            return created
+        user = EndUser.objects.get(tenant=tenant, external_id=data.external_id)
+    return _update(user, data, config, now)
 
 
 @transaction.atomic
 def user_update(*, tenant: Tenant, config: TenantConfig, data: UserInput, now: datetime) -> EndUser:
     """PATCH /users/{id}: update only the fields sent; 404 if the user does not exist."""
-    user = get_user(tenant=tenant, external_id=data.external_id)
+    user = user_get(tenant=tenant, external_id=data.external_id)
     return _update(user, data, config, now)
-
-
-def get_user(*, tenant: Tenant, external_id: str) -> EndUser:
-    """The tenant's user with this id, or NotFound (also for other tenants' users)."""
-    try:
-        return EndUser.objects.get(tenant=tenant, external_id=external_id)
-    except EndUser.DoesNotExist:
-        raise NotFound(f"User with id {external_id!r} not found.") from None
 
 
 @transaction.atomic

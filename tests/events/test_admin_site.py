@@ -4,10 +4,12 @@ configuration edits reach the API at once, and the event log is read-only and no
 from __future__ import annotations
 
 import re
-from datetime import UTC, timedelta
+import xml.etree.ElementTree as ET
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.apps import apps as django_apps
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
@@ -17,13 +19,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from events.admin import as_written
 from events.models import (
     ApiKey,
     Attribute,
+    DailyRollup,
     EndUser,
     Event,
     EventBatch,
     Metric,
+    MetricTotal,
     Organization,
     Tenant,
 )
@@ -61,6 +66,12 @@ def populated(owner, api, words):
         EVENT_URL.format("words"), {**body, "attributes": {"source": "web"}}, format="json"
     )
     assert response.status_code == 201
+    # Two days apart: the first day's run of the streak has ended (a StreakRun).
+    for timestamp in ("2026-01-01T12:00:00Z", "2026-01-03T12:00:00Z"):
+        response = api.post(
+            EVENT_URL.format("words"), {**body, "timestamp": timestamp}, format="json"
+        )
+        assert response.status_code == 201
     EventBatch.objects.create(tenant=owner.tenant, items=[{"x": 1}], received_at=timezone.now())
     return owner
 
@@ -68,7 +79,7 @@ def populated(owner, api, words):
 def test_every_changelist_and_change_page_loads_for_a_superuser(admin_client, populated):
     registered = [m for m in admin.site._registry if m._meta.app_label == "events"]
     # every model of the events app has an admin
-    assert len(registered) == len(list(django_apps.get_app_config("events").get_models())) == 10
+    assert len(registered) == len(list(django_apps.get_app_config("events").get_models())) == 11
     for model in registered:
         response = admin_client.get(admin_url(model, "changelist"))
         assert response.status_code == 200, model
@@ -101,7 +112,8 @@ def test_user_search_finds_by_trophy_id_and_by_email(admin_client, owner):
 
 
 def test_event_log_is_read_only(admin_client, populated):
-    event = Event.objects.get()
+    event = Event.objects.first()
+    assert event is not None
 
     assert admin_client.get(admin_url(Event, "add")).status_code == 403
     assert admin_client.post(admin_url(Event, "add"), {}).status_code == 403
@@ -112,7 +124,7 @@ def test_event_log_is_read_only(admin_client, populated):
     )
     changelist = admin_client.get(admin_url(Event, "changelist"))
     assert changelist.context["action_form"] is None  # not even "delete selected"
-    assert Event.objects.get().value == Decimal(1)
+    assert set(Event.objects.values_list("value", flat=True)) == {Decimal(1)}
 
 
 def test_event_search_by_user_id_and_idempotency_key(admin_client, owner, api, words):
@@ -384,7 +396,7 @@ def test_user_change_page_shows_totals_and_links_to_the_users_events(
 
     page = admin_client.get(admin_url(EndUser, "change", user.pk)).content.decode()
 
-    assert "Words written" in page and ">12<" in page.replace(".000000", "")
+    assert "Words written" in page and "<p>12</p>" in page
     assert f"user__id__exact={user.pk}" in page
 
 
@@ -409,3 +421,205 @@ def test_event_changelist_filters_by_tenant_metric_and_date(admin_client, owner,
     assert len(found(local_date__gte=today.isoformat())) == 3
     assert found(local_date__lt=yesterday.isoformat()) == []
     assert len(found(local_date__year=today.year)) == 3
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("9.000000", "9"),
+        ("2.500000", "2.5"),
+        ("0.000001", "0.000001"),
+        ("1E-6", "0.000001"),
+        ("1E+1", "10"),
+        ("-2.500000", "-2.5"),
+        ("-0.000000", "0"),
+        ("1000000000000.000000", "1000000000000"),
+    ],
+)
+def test_numbers_are_formatted_as_written(stored, shown):
+    assert as_written(Decimal(stored)) == shown
+
+
+def test_numbers_show_as_written_in_changelists_inlines_and_change_pages(
+    admin_client, owner, api, words
+):
+    for value in (9, 2.5, 0.000001):
+        assert post_event(api, "words", {"id": "ann"}, value=value).status_code == 201
+    nine = Event.objects.get(value=9)
+    user = EndUser.objects.get()
+    total = "11.500001"
+
+    def page(url: str) -> str:
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        text = response.content.decode()
+        # no number shown with trailing zeros or an exponent
+        assert not re.search(r">\s*-?\d+(\.\d*0|(\.\d+)?E[+-]?\d+)\s*<", text), url
+        assert "9.000000" not in text and "2.500000" not in text, url
+        return text
+
+    events = page(admin_url(Event, "changelist"))
+    event = page(admin_url(Event, "change", nine.pk))
+    totals = page(admin_url(MetricTotal, "changelist"))
+    rollups = page(admin_url(DailyRollup, "changelist"))
+    user_page = page(admin_url(EndUser, "change", user.pk))
+    page(admin_url(MetricTotal, "change", MetricTotal.objects.get().pk))
+    page(admin_url(DailyRollup, "change", DailyRollup.objects.get().pk))
+
+    for shown in ("9", "2.5", "0.000001"):
+        assert f'<td class="field-value_as_written">{shown}</td>' in events
+    assert '<div class="readonly">9</div>' in event and "<h2>ann: words 9 at " in event
+    assert f'<td class="field-total_as_written">{total}</td>' in totals
+    assert f'<td class="field-total_as_written">{total}</td>' in rollups
+    assert re.search(rf'<td class="field-total_as_written">\s*<p>{total}</p>', user_page)
+
+
+def test_decimal_columns_still_sort_by_their_value(admin_client, owner, api, words):
+    for value in (9, 10, 2.5):
+        post_event(api, "words", {"id": "ann"}, value=value)
+    url = admin_url(Event, "changelist")
+    column = admin.site._registry[Event].list_display.index("value_as_written")
+
+    def values(order: str) -> list[Decimal]:
+        return [e.value for e in admin_client.get(url, {"o": order}).context["cl"].result_list]
+
+    assert values(str(column)) == [Decimal("2.5"), 9, 10]
+    assert values(f"-{column}") == [10, 9, Decimal("2.5")]
+
+
+def test_a_default_tenant_is_labelled_with_its_customer_id_once(admin_client, owner, api, words):
+    # organization_create names the default tenant after its organization; its label
+    # adds the customer id, once.
+    tenant, label = owner.tenant, "Acme (default)"
+    assert str(tenant) == label
+    school = Tenant.objects.create(
+        organization=owner.organization, customer_id="school-9", name="School 9"
+    )
+    assert str(school) == "School 9 (school-9)"
+    post_event(api, "words", {"id": "ann"})
+    user = EndUser.objects.get()
+    tenant_url = admin_url(Tenant, "change", tenant.pk)
+    link = f'<a href="{tenant_url}">{label}</a>'
+    column = f'<td class="field-tenant_name">{label}</td>'
+    tenant_filter = f'<a href="?tenant__id__exact={tenant.pk}">{label}</a>'
+    places = {
+        admin_url(Organization, "changelist"): [f'<td class="field-default_tenant_name">{label}<'],
+        admin_url(Organization, "change", owner.organization.pk): [f'"readonly">{link}</div>'],
+        tenant_url: [
+            f"<title>{label} | Change tenant |",
+            f"<h2>{label}</h2>",
+            f"; {label}\n</div>",
+        ],
+        admin_url(Tenant, "history", tenant.pk): [
+            f"<title>Change history: {label} |",
+            f"<h1>Change history: {label}</h1>",
+            f"; {link}\n&rsaquo; History",
+        ],
+        admin_url(EndUser, "changelist"): [column, tenant_filter],
+        admin_url(EndUser, "change", user.pk): [f'"readonly">{link}</div>'],
+        admin_url(Event, "changelist"): [column, tenant_filter],
+        admin_url(Metric, "changelist"): [column, tenant_filter],
+        admin_url(Metric, "add"): [f'<option value="{tenant.pk}">{label}</option>'],
+        admin_url(Metric, "change", words.pk): [f'"readonly">{link}</div>'],
+        admin_url(DailyRollup, "changelist"): [column, tenant_filter],
+    }
+    for url, expected in places.items():
+        response = admin_client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        assert "(default) (default)" not in page, url
+        for place in expected:
+            assert page.count(place) == 1, (url, place)
+
+
+def test_inline_rows_are_not_titled_with_raw_object_strings(admin_client, owner, api, words):
+    post_event(api, "words", {"id": "ann"}, value=9)
+    total, key = MetricTotal.objects.get(), ApiKey.objects.get()
+    user_page = admin_client.get(admin_url(EndUser, "change", total.user_id)).content.decode()
+    org_page = admin_client.get(admin_url(Organization, "change", key.organization_id))
+
+    for page, raw, link in (
+        (user_page, str(total), ""),
+        (org_page.content.decode(), str(key), "Change"),
+    ):
+        assert raw not in page and "object (" not in page
+        titles = re.findall(r'<td class="original">(.*?)<input', page, re.DOTALL)
+        assert len(titles) == 1  # one row, titled by its link only (the totals have none)
+        assert re.sub(r"<[^>]+>", "", titles[0]).strip() == link
+
+
+# 03:30 UTC on March 11 is still March 10 in New York: the chart ends on the user's date.
+@time_machine.travel(datetime(2026, 3, 11, 3, 30, tzinfo=UTC), tick=False)
+def test_user_page_charts_the_last_90_days_of_events_per_local_date(
+    admin_client, owner, api, words, django_assert_max_num_queries
+):
+    Metric.objects.create(tenant=owner.tenant, key="minutes", name="Minutes")
+    ann = {"id": "ann", "tz": "America/New_York"}
+    for key, timestamp in (
+        ("words", "2025-12-10T15:00:00Z"),  # a day before the 90
+        ("words", "2025-12-11T15:00:00Z"),  # the first of them, three events
+        ("words", "2025-12-11T16:00:00Z"),
+        ("minutes", "2025-12-11T17:00:00Z"),
+        ("words", "2026-03-01T15:00:00Z"),
+        ("minutes", "2026-03-01T15:30:00Z"),
+        ("words", "2026-03-11T01:00:00Z"),  # 21:00 on March 10 in New York
+    ):
+        body = {"user": ann, "value": 2.5, "timestamp": timestamp}
+        assert api.post(EVENT_URL.format(key), body, format="json").status_code == 201
+    user = EndUser.objects.get()
+    url = admin_url(EndUser, "change", user.pk)
+    admin_client.get(url)  # warm the session and content types
+
+    with django_assert_max_num_queries(5):  # session, admin user, user, inline, the chart
+        response = admin_client.get(url)
+
+    page = response.content.decode()
+    assert 'class="form-row field-events field-activity"' in page  # beside the event log link
+    chart = _svg(page)
+    slots = {date.fromisoformat(day): int(n) for n, day in _slot_titles(chart)}
+    first = date(2025, 12, 11)
+    assert list(slots) == [first + timedelta(days=i) for i in range(90)]
+    assert {day: n for day, n in slots.items() if n} == {
+        first: 3,
+        date(2026, 3, 1): 2,
+        date(2026, 3, 10): 1,
+    }
+    svg = "{http://www.w3.org/2000/svg}"
+    label = "Events per day, 2025-12-11 to 2026-03-10: 6 events on 3 of 90 days, at most 3 in a day"
+    assert chart.get("aria-label") == chart.findtext(f"{svg}title") == label
+    heights = [float(r.get("height", "")) for r in chart.iter(f"{svg}rect") if r.get("style")]
+    assert heights == [48, 32, 16]  # bars (the slots' backgrounds have no style of their own)
+    axis = [t.text for t in chart.iter(f"{svg}text")]
+    assert axis == ["3", "0", "2025-12-11", "2026-03-10"]
+
+
+@time_machine.travel(datetime(2026, 3, 11, 3, 30, tzinfo=UTC), tick=False)
+def test_activity_chart_of_a_user_without_events_or_tz_ends_on_the_tenants_date(
+    admin_client, owner
+):
+    Tenant.objects.filter(pk=owner.tenant.pk).update(default_timezone="Asia/Tokyo")
+    user = EndUser.objects.create(
+        tenant=owner.tenant, external_id="quiet", created=timezone.now(), updated=timezone.now()
+    )
+
+    page = admin_client.get(admin_url(EndUser, "change", user.pk)).content.decode()
+
+    chart = _svg(page)
+    slots = _slot_titles(chart)
+    assert len(slots) == 90 and {n for n, _day in slots} == {"0"}
+    assert slots[-1][1] == "2026-03-11"  # 12:30 in Tokyo
+    assert chart.get("aria-label", "").endswith("0 events on 0 of 90 days")
+
+
+def _svg(page: str) -> ET.Element:
+    (svg,) = re.findall(
+        r'<div class="flex-container fieldBox field-activity">.*?(<svg.*?</svg>)', page, re.DOTALL
+    )
+    return ET.fromstring(svg)  # well-formed: everything in it was escaped
+
+
+def _slot_titles(chart: ET.Element) -> list[tuple[str, str]]:
+    titles = [t.text or "" for t in chart.iter("{http://www.w3.org/2000/svg}title")][1:]
+    found = [re.fullmatch(r"(\d+) events? on (\d{4}-\d\d-\d\d)", t) for t in titles]
+    assert all(found), titles
+    return [(m[1], m[2]) for m in found if m]

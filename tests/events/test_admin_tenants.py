@@ -132,7 +132,7 @@ def test_update_with_a_non_array_body_is_400_and_changes_nothing(api, owner):
 
     assert response.status_code == 400
     owner.tenant.refresh_from_db()
-    assert owner.tenant.name == "Acme (default)"
+    assert owner.tenant.name == "Acme"
 
 
 def test_delete_archives_but_refuses_the_default_tenant(api, owner):

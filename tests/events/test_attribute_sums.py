@@ -16,7 +16,7 @@ from django.db import connection
 from events import attribute_sums
 from events.models import DailyRollup, EndUser
 from events.numbers import compact, to_decimal
-from events.services.derived import apply_contributions
+from tests.derived import apply_contributions
 from tests.factories import EndUserFactory
 
 DAY = date(2026, 3, 1)

@@ -1,4 +1,4 @@
-"""The bulk writes of derived rows and events (`events/services/sql.py`, `derived.py`):
+"""The bulk writes of derived rows and events (`events/db/sql.py`, `events/engine/additive.py`):
 many rows at once, on PostgreSQL sent with COPY into a temporary table that the
 statement reads, elsewhere as a VALUES list."""
 
@@ -11,13 +11,12 @@ import pytest
 from django.db import DataError, transaction
 from django.utils import timezone
 
+from events.db import sql
+from events.engine import IDEMPOTENCY_CONFLICT, REGISTRY, additive
 from events.ids import uuid7_many
 from events.models import DailyRollup, EndUser, Event, MetricTotal
 from events.numbers import compact
-from events.services import derived, sql
-from events.services.derived import apply_contributions
-from events.services.events import IDEMPOTENCY_CONFLICT
-from tests.derived import attribute_rows
+from tests.derived import apply_contributions, attribute_rows
 from tests.factories import EndUserFactory
 
 DAY = date(2026, 3, 1)
@@ -90,8 +89,8 @@ def test_many_rows_add_up_exactly_with_whole_and_fractional_values(owner, words)
     rows = contributions(user, words.pk, 400, days=150)
     assert {type(row[3]) for row in rows} == {int, Decimal}
 
-    apply_contributions(owner.tenant.pk, rows[:250], new_totals=False)
-    apply_contributions(owner.tenant.pk, rows[250:], new_totals=False)
+    apply_contributions(owner.tenant.pk, rows[:250])
+    apply_contributions(owner.tenant.pk, rows[250:])
 
     assert stored(user) == expected(rows)
 
@@ -99,8 +98,8 @@ def test_many_rows_add_up_exactly_with_whole_and_fractional_values(owner, words)
 def test_several_bulk_statements_for_one_table_in_one_transaction(owner, words, monkeypatch):
     """More rows than one statement takes: each statement reads only its own rows (on
     PostgreSQL the temporary table is emptied before each COPY)."""
-    monkeypatch.setattr(derived, "COPY_ROWS", 60)
-    monkeypatch.setattr(derived, "CHUNK", 60)
+    monkeypatch.setattr(additive, "COPY_ROWS", 60)
+    monkeypatch.setattr(additive, "CHUNK", 60)
     user = new_user(owner)
     # one day per event: 300 daily and 300 attribute rows, 5 statements each
     rows = [
@@ -109,8 +108,8 @@ def test_several_bulk_statements_for_one_table_in_one_transaction(owner, words, 
     ]
 
     with transaction.atomic():
-        apply_contributions(owner.tenant.pk, rows, new_totals=False)
-        apply_contributions(owner.tenant.pk, rows[:100], new_totals=False)
+        apply_contributions(owner.tenant.pk, rows)
+        apply_contributions(owner.tenant.pk, rows[:100])
 
     assert stored(user) == expected(rows + rows[:100])
 
@@ -157,7 +156,7 @@ def test_a_failing_bulk_derived_write_rolls_back_every_table(owner, words):
     rows[58] = (*rows[58][:3], Decimal("-1e22"), rows[58][4])
 
     with pytest.raises(DataError), transaction.atomic():
-        apply_contributions(owner.tenant.pk, rows, new_totals=False)
+        apply_contributions(owner.tenant.pk, rows)
 
     assert not DailyRollup.objects.exists()
     assert not MetricTotal.objects.exists()
@@ -166,10 +165,11 @@ def test_a_failing_bulk_derived_write_rolls_back_every_table(owner, words):
 @pytest.mark.postgres
 def test_many_rows_travel_with_copy_on_postgresql(owner, words):
     user = new_user(owner)
-    statements = derived._upsert_statements(
+    statements = additive.upsert_statements(
         owner.tenant.pk,
+        REGISTRY.additive,
         contributions(user, words.pk, sql.COPY_MIN_ROWS, days=sql.COPY_MIN_ROWS),
-        new_totals=False,
+        returning=False,
     )
     # the total (one row) as a VALUES list; the daily rows from a COPY
     assert [s.stage is not None for s in statements] == [False, True]
@@ -184,7 +184,7 @@ def test_a_bulk_write_outside_a_transaction_gets_one_of_its_own(owner, words):
     user = new_user(owner)
     rows = contributions(user, words.pk, 120, days=120)
 
-    apply_contributions(owner.tenant.pk, rows, new_totals=False)
+    apply_contributions(owner.tenant.pk, rows)
 
     assert stored(user) == expected(rows)
 
@@ -202,8 +202,8 @@ def test_bulk_writes_work_whatever_the_prepare_threshold(owner, words):
     before = raw.prepare_threshold
     raw.prepare_threshold = 0
     try:
-        apply_contributions(owner.tenant.pk, rows, new_totals=False)
-        apply_contributions(owner.tenant.pk, rows, new_totals=False)
+        apply_contributions(owner.tenant.pk, rows)
+        apply_contributions(owner.tenant.pk, rows)
     finally:
         raw.prepare_threshold = before
 

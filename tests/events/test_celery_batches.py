@@ -26,7 +26,7 @@ from events.services import batches
 from events.services.batches import batch_accept, batch_process
 from events.services.events import EventInput
 from events.services.users import UserInput
-from events.tasks import process_event_batch, requeue_stale_batches
+from events.tasks import enqueue_batch, process_event_batch, requeue_stale_batches
 from trophy_site.celery import app
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
@@ -45,7 +45,11 @@ def item(user: str = "u1", value: int = 1, key: str = "words", **extra: Any) -> 
 def accept(tenant, items, now=None) -> EventBatch:
     """Accept a batch without running its task (no on_commit inside a test transaction)."""
     return batch_accept(
-        tenant=tenant, config=tenant_config(tenant), items=items, now=now or timezone.now()
+        tenant=tenant,
+        config=tenant_config(tenant),
+        items=items,
+        now=now or timezone.now(),
+        enqueue=enqueue_batch,
     )
 
 

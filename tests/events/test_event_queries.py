@@ -8,36 +8,36 @@ never pays for it). The counts below are what a warm server process makes per re
 Repeat user, no user changes, no event attributes: 3 queries on PostgreSQL, 6 on SQLite.
   1. SELECT api key JOIN organization JOIN default tenant (auth: proves the key, and
      brings the tenant with its config_version, so the config cache costs nothing);
-  2. SELECT the end user by (tenant, external id) FOR UPDATE (its id, timezone for the
-     event's local date, and its fields to tell whether the event changes them; the row
-     lock serialises the user's events with each other and with a replay of the user,
-     so a replay never counts an event twice);
-  3. the write, one statement on PostgreSQL (`WITH ins AS (INSERT event ...), s0 AS
-     (upsert total), s1 AS (upsert daily rollup) SELECT ..., active days`,
-     derived.insert_and_apply); four on SQLite, which has no data-modifying CTEs:
+  2. SELECT the end user by (tenant, external id) FOR UPDATE: its id, time zone (the
+     event's local date), fields (whether the event changes them) and what the engine
+     has applied to it (the sequential state the streak is folded into, and its newest
+     event). The row lock serialises the user's events with each other and with a
+     rebuild of the user, so a rebuild never counts an event twice;
+  3. the engine's write, one statement on PostgreSQL (`WITH ins AS (INSERT event ...),
+     s0 AS (upsert total), s1 AS (upsert daily rollup), s2 AS (UPDATE the user: its
+     sequential state, newest event, stamp) SELECT ...`, engine.record_event); four on
+     SQLite, which has no data-modifying CTEs:
      a. INSERT the event ... ON CONFLICT (idempotency key) DO NOTHING RETURNING id (the
         log; also the idempotency check, in the same statement);
-     b. only if it was inserted: SELECT the user's active days from the rollups as they
-        were before this event, newest first, one page of 120 (the response's
-        `currentStreak`, and whether this event extended it; the event is counted in
-        afterwards);
-     c. INSERT ... ON CONFLICT DO UPDATE on the metric total, RETURNING the new total
-        (the response's `total`, atomically, without a read-modify-write race);
-     d. the same upsert on the day's rollup (events and sums per user, metric, local
-        day, also per event-attribute value: summaries, streaks and Wrapped read these
-        instead of the log).
+     b. only if it was inserted: INSERT ... ON CONFLICT DO UPDATE on the metric total,
+        RETURNING the new total (the response's `total`, atomically, without a
+        read-modify-write race);
+     c. the same upsert on the day's rollup (events and sums per user, metric, local
+        day, also per event-attribute value: summaries and Wrapped read these instead of
+        the log);
+     d. UPDATE the user: the streak folded in (the response's `currentStreak` comes from
+        it, with no read), the newest event, the stamp.
 New user: one more, INSERT the user ... ON CONFLICT (tenant, external id) DO NOTHING
-  (query 2 found nothing; a concurrent creator makes the insert a no-op and we re-read),
-  and one less, the streak read: a user created by this event has exactly one active
-  day, the event's, so the streak is known without reading.
+  (query 2 found nothing; a concurrent creator makes the insert a no-op and we re-read).
 Event attributes: no query more; the daily rollup's upsert adds the event to the day's
   sums per attribute value, a column of the same row (events/attribute_sums.py).
-User whose fields change: one more: UPDATE only the changed columns (the row is
-  already locked, so attributes merge safely). Unchanged fields (the common case) write
-  nothing.
-Idempotent replay: auth, user, the write whose INSERT conflicts (nothing is written or
-  read; on SQLite nothing after the insert is sent), SELECT the original event's id with
-  the current total as a subquery, and the streak read.
+User whose fields change: no query more: the changed columns are written by the user
+  UPDATE of the write, so only if the event is new (an idempotent repeat changes nothing).
+An event after a gap of days: one part more in the write, the INSERT of the ended run of
+  the streak (a StreakRun, the sequential derivation's effect).
+Idempotent replay: auth, user, the write whose INSERT conflicts (nothing is written; on
+  SQLite nothing after the insert is sent), SELECT the original event's id with the
+  current total as a subquery. The streak comes from the user's state: no read.
 Tenant-ID header: one more: SELECT the tenant by (organization, customer id).
 
 Django logs the service's `transaction.atomic()` here as SAVEPOINT / RELEASE SAVEPOINT,
@@ -50,12 +50,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.db import connection
+from django.utils import timezone
 
-from events.models import DailyRollup, EndUser, Event, Metric, MetricTotal, Tenant
+from events.models import DailyRollup, EndUser, Event, Metric, MetricTotal, StreakRun, Tenant
 from tests.factories import AttributeFactory
 
 URL = "/v1/metrics/words/event"
@@ -68,38 +71,41 @@ AUTH = "SELECT events_apikey"
 USER = "SELECT events_enduser" + (
     " FOR UPDATE" if connection.features.has_select_for_update else ""
 )
-STREAK = "SELECT events_dailyrollup"
+USER_UPDATE = "UPDATE events_enduser"
 
 
-def write(*tables: str, streak: bool = True) -> list[str]:
-    """The labels of an event insert, the upserts of its derived rows and (with
-    `streak`) the streak's read of the rollups: one statement on PostgreSQL
-    (derived.insert_and_apply); on SQLite the insert, the read, then one upsert per table."""
+def write(*parts: str) -> list[str]:
+    """The labels of the engine's write: an event insert, then the inserts (upserts) and
+    updates of its derived rows. One statement on PostgreSQL (engine.record_event); on
+    SQLite one per part."""
     if connection.vendor == "postgresql":
-        return ["WITH " + " + ".join(tables) + (f" + {STREAK}" if streak else "")]
-    event, *upserts = tables
-    return [f"INSERT {event}", *([STREAK] if streak else []), *(f"INSERT {t}" for t in upserts)]
+        return ["WITH " + " + ".join(parts)]
+    return [part if part.startswith("UPDATE") else f"INSERT {part}" for part in parts]
 
 
 DERIVED = ("events_event", "events_metrictotal", "events_dailyrollup")
-EVENT_WRITE = write(*DERIVED)
+EVENT_WRITE = write(*DERIVED, USER_UPDATE)
 
 
 def _label(sql: str) -> str | None:
     """'SELECT events_enduser' for a statement ('WITH a + b' for a statement of
     data-modifying CTEs inserting into a, then b); None for transaction control."""
-    text = sql.strip()
+    text = re.sub(r"^\d+ times: ", "", sql.strip())  # Django's record of an executemany
     verb = text.split(None, 1)[0].upper()
     if verb in {"SAVEPOINT", "RELEASE", "BEGIN", "COMMIT"}:
         return None
     if verb == "WITH":
-        tables = re.findall(r"\bINSERT\s+INTO\s+\"?(\w+)\"?", text, re.IGNORECASE)
-        reads = re.findall(r"\bFROM\s+\"?(events_\w+)\"?", text, re.IGNORECASE)
-        return "WITH " + " + ".join([*tables, *(f"SELECT {table}" for table in reads)])
+        # the CTEs' inserts and updates (not the upserts' ON CONFLICT ... DO UPDATE SET)
+        parts = re.findall(r"\b(INSERT\s+INTO|AS\s*\(\s*UPDATE)\s+\"?(\w+)\"?", text, re.IGNORECASE)
+        return "WITH " + " + ".join(
+            table if kind.upper().startswith("INSERT") else f"UPDATE {table}"
+            for kind, table in parts
+        )
     pattern = {
         "SELECT": r"\bFROM\s+\"?(\w+)\"?",
         "INSERT": r"^INSERT\s+INTO\s+\"?(\w+)\"?",
         "UPDATE": r"^UPDATE\s+\"?(\w+)\"?",
+        "DELETE": r"^DELETE\s+FROM\s+\"?(\w+)\"?",
     }[verb]
     # Name the statement by its outer table: drop parenthesised subqueries first.
     outer = text
@@ -154,8 +160,8 @@ def test_repeat_user_sending_unchanged_fields_writes_no_user(warm, queries):
     assert response.status_code == 201
 
 
-def test_new_user_costs_one_insert_and_no_streak_read(warm, queries):
-    with queries([AUTH, USER, "INSERT events_enduser", *write(*DERIVED, streak=False)]):
+def test_new_user_costs_one_insert(warm, queries):
+    with queries([AUTH, USER, "INSERT events_enduser", *EVENT_WRITE]):
         response = post(warm, {"user": {"id": "u2", "email": "b@example.com"}, "value": 5})
 
     assert response.status_code == 201
@@ -189,19 +195,49 @@ def test_event_attributes_cost_no_statement_more(warm, owner, queries):
     }
 
 
-def test_user_whose_fields_change_costs_one_update_more(warm, queries):
-    with queries(
-        [
-            AUTH,
-            USER,
-            "UPDATE events_enduser",
-            *EVENT_WRITE,
-        ]
-    ):
+def test_user_whose_fields_change_costs_nothing_more(warm, queries):
+    with queries([AUTH, USER, *EVENT_WRITE]):
         response = post(warm, {"user": {"id": "u1", "name": "Ann B."}, "value": 2})
 
     assert response.status_code == 201
     assert EndUser.objects.get(external_id="u1").name == "Ann B."
+
+
+def test_an_event_after_a_gap_appends_the_ended_streak_run(warm, queries, settings):
+    settings.API_KEY_LAST_USED_RESOLUTION_SECONDS = 10 * 86400  # no key touch after days
+    with (
+        time_machine.travel(timezone.now() + timedelta(days=3)),
+        queries([AUTH, USER, *write(*DERIVED, "events_streakrun", USER_UPDATE)]),
+    ):
+        response = post(warm, {"user": {"id": "u1"}, "value": 2})
+
+    assert response.status_code == 201
+    assert response.json()["currentStreak"]["length"] == 1
+    assert StreakRun.objects.get().length == 1
+
+
+def test_a_late_event_recomputes_the_users_sequential_state_from_the_log(warm, queries):
+    """An event older than the user's newest: the write marks the state stale, then the
+    engine reads the user's events in order, replaces the effect rows and writes the
+    state (engine.record._from_log), and the user is read back."""
+    yesterday = (timezone.now() - timedelta(days=1)).isoformat()
+    with queries(
+        [
+            AUTH,
+            USER,
+            *EVENT_WRITE,
+            "DELETE events_streakrun",
+            "SELECT events_event",
+            USER_UPDATE,
+            "SELECT events_enduser",
+        ]
+    ):
+        response = post(warm, {"user": {"id": "u1"}, "value": 2, "timestamp": yesterday})
+
+    assert response.status_code == 201
+    streak = response.json()["currentStreak"]
+    assert streak["length"] == 2 and streak["extended"] is True
+    assert not EndUser.objects.get(external_id="u1").sequential_stale
 
 
 def test_idempotent_replay_writes_nothing(warm, queries):
@@ -216,7 +252,6 @@ def test_idempotent_replay_writes_nothing(warm, queries):
             # same statement find no inserted row; on SQLite they are not sent).
             *(EVENT_WRITE if connection.vendor == "postgresql" else ["INSERT events_event"]),
             "SELECT events_event",  # the original id, with the total as a subquery
-            STREAK,
         ]
     ):
         replay = post(warm, {"user": {"id": "u1"}, "value": 2}, HTTP_IDEMPOTENCY_KEY="k1")
@@ -269,17 +304,19 @@ def test_the_write_statement_refuses_an_over_long_value_instead_of_truncating(wa
 
     from django.db import DataError, transaction
 
-    from events.services.derived import insert_and_apply
-    from events.services.events import IDEMPOTENCY_CONFLICT
+    from events.engine import record_event
+    from events.ids import uuid7
+    from events.selectors.config import tenant_config
 
     user = EndUser.objects.get(tenant=owner.tenant, external_id="u1")
     now = datetime.now(UTC)
     event = Event(
+        id=uuid7(),
         tenant=owner.tenant,
         user=user,
         metric=words,
         value=Decimal(1),
-        attributes={},
+        attributes={"k": "x"},
         timestamp=now,
         local_date=now.date(),
         received_at=now,
@@ -287,10 +324,11 @@ def test_the_write_statement_refuses_an_over_long_value_instead_of_truncating(wa
     )
     before = (Event.objects.count(), list(DailyRollup.objects.values()))
     with pytest.raises(DataError), transaction.atomic():
-        insert_and_apply(
-            event,
-            conflict=IDEMPOTENCY_CONFLICT,
-            tenant_id=owner.tenant.id,
-            contribution=(user.pk, words.pk, now.date(), Decimal(1), {"k": "x"}),
+        record_event(
+            tenant=owner.tenant,
+            config=tenant_config(owner.tenant),
+            user=user,
+            event=event,
+            user_fields={},
         )
     assert (Event.objects.count(), list(DailyRollup.objects.values())) == before

@@ -17,7 +17,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from events.models import (
-    DailyRollup,
     EndUser,
     Event,
     Metric,
@@ -25,29 +24,12 @@ from events.models import (
     Tenant,
 )
 from events.services.imports import derived_idempotency_key
-from events.services.replay import derived_state_replay
-from tests.derived import attribute_rows
+from events.services.rebuild import derived_state_rebuild
+from tests.derived import attribute_rows, derived_state
 from tests.factories import AttributeFactory, EndUserFactory, MetricFactory
+from tests.pg import lock_waiters
 
 URL = "/v1/metrics/{}/event"
-
-
-def derived_state(tenant: Tenant, user: EndUser | None = None) -> dict[str, list[tuple]]:
-    """Every derived row of `tenant` (or of one user) by content, with users and metrics
-    named by their external id and key, so two tenants' states can be compared."""
-    scope: dict[str, Any] = {"tenant": tenant} if user is None else {"user": user}
-    totals = MetricTotal.objects.filter(**scope).values_list(
-        "user__external_id", "metric__key", "total", "event_count"
-    )
-    daily = DailyRollup.objects.filter(**scope).values_list(
-        "user__external_id", "metric__key", "local_date", "total", "event_count"
-    )
-    by_attribute = attribute_rows("user__external_id", "metric__key", "local_date", **scope)
-    return {
-        "totals": sorted(totals),
-        "daily": sorted(daily),
-        "by_attribute": sorted(by_attribute),
-    }
 
 
 def event_log(tenant: Tenant) -> list[tuple]:
@@ -135,7 +117,7 @@ def test_import_gives_the_same_state_as_the_http_api(api, owner, second_tenant, 
     assert "Imported 7 events" in out and "3 new users" in out
     assert derived_state(second_tenant) == derived_state(owner.tenant)
     assert event_log(second_tenant) == event_log(owner.tenant)
-    assert len(derived_state(second_tenant)["by_attribute"]) == 2
+    assert len(attribute_rows(tenant=second_tenant)) == 2
 
 
 def test_small_batches_give_the_same_state_as_one_batch(owner, second_tenant, tmp_path):
@@ -412,7 +394,8 @@ def test_large_chunks_give_the_same_state_as_small_ones(owner, second_tenant, tm
     run_import(path, second_tenant, "--batch-size", "7")
 
     state = derived_state(owner.tenant)
-    assert len(state["daily"]) > 100 and len(state["by_attribute"]) > 100
+    assert len(state["DailyRollup"]) > 100 and len(attribute_rows(tenant=owner.tenant)) > 100
+    assert len(state["StreakRun"]) > 10
     assert derived_state(second_tenant) == state
     assert event_log(second_tenant) == event_log(owner.tenant)
     users = EndUser.objects.filter(tenant=second_tenant).values_list("external_id", "tz")
@@ -420,7 +403,7 @@ def test_large_chunks_give_the_same_state_as_small_ones(owner, second_tenant, tm
         EndUser.objects.filter(tenant=owner.tenant).values_list("external_id", "tz")
     )
     # and a replay (one chunk of 300 events) rebuilds exactly the imported rows
-    derived_state_replay(tenant=owner.tenant)
+    derived_state_rebuild(tenant=owner.tenant)
     assert derived_state(owner.tenant) == state
 
 
@@ -454,9 +437,9 @@ def test_a_partly_imported_file_adds_only_its_new_lines_in_one_large_chunk(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_import_waits_for_a_lock_held_on_its_users_and_counts_once(owner, words, tmp_path):
-    """A replay locks the users it rebuilds (SELECT ... FOR UPDATE); an import chunk locks
-    its existing users before inserting their events, so it waits for the replay to
-    commit instead of adding events the replay might count again."""
+    """A rebuild locks the users it rebuilds (SELECT ... FOR UPDATE); an import chunk locks
+    its existing users before inserting their events, so it waits for the rebuild to
+    commit instead of adding events the rebuild might count again."""
     path = write_lines(tmp_path / "e.jsonl", [{"key": "words", "user": {"id": "ann"}, "value": 2}])
     run_import(path, owner.tenant)
     ann = EndUser.objects.get(tenant=owner.tenant, external_id="ann")
@@ -473,21 +456,16 @@ def test_import_waits_for_a_lock_held_on_its_users_and_counts_once(owner, words,
             finished.set()
 
     with transaction.atomic():
-        # What a replay of ann does first; held until this block ends.
+        # What a rebuild of ann does first; held until this block ends.
         EndUser.objects.select_for_update().get(pk=ann.pk)
         importer = threading.Thread(target=import_later, daemon=True)
         importer.start()
-        assert not finished.wait(1), "the import must wait for the lock on its user"
-        # ... and wait before writing anything: at the lock of the chunk's users (the
-        # events' foreign-key checks would only wait at commit, after the rollups).
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT query FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database()"
-            )
-            waiting = [query for (query,) in cursor.fetchall()]
+        # The import waits before writing anything: at the lock of the chunk's users
+        # (the events' foreign-key checks would only wait at commit, after the rollups).
+        waiting = lock_waiters()
         assert len(waiting) == 1 and "FROM events_enduser" in waiting[0], waiting
         assert "FOR UPDATE" in waiting[0]
+        assert not finished.is_set()
     assert finished.wait(30)
     total = MetricTotal.objects.get(user=ann, metric=words)
     assert (total.total, total.event_count) == (Decimal(5), 2)
@@ -540,7 +518,7 @@ def test_parallel_writers_give_the_same_state_as_one_writer(owner, second_tenant
     assert sorted(
         EndUser.objects.filter(tenant=owner.tenant).values_list("external_id", "tz")
     ) == sorted(EndUser.objects.filter(tenant=second_tenant).values_list("external_id", "tz"))
-    derived_state_replay(tenant=owner.tenant)
+    derived_state_rebuild(tenant=owner.tenant)
     assert derived_state(owner.tenant) == state
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -9,8 +10,8 @@ import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
 
+from events.api.import_lines import import_lines
 from events.models import DailyRollup, EndUser, Event, MetricTotal
-from events.services.derived import apply_contributions
 from tests.derived import attribute_rows
 from tests.factories import AttributeFactory
 
@@ -93,14 +94,20 @@ def test_streak_not_extended_today_expires_tonight_and_breaks_after_a_gap(api, w
 
 
 def _active_days(owner, words, user_id, days):
-    """One event's worth of rollups on each day, as the event path would have written."""
-    user = EndUser.objects.get(tenant=owner.tenant, external_id=user_id)
-    apply_contributions(owner.tenant.id, [(user.pk, words.pk, day, Decimal(1), {}) for day in days])
+    """One event on each day, recorded through the engine's bulk path (an import)."""
+    lines = [
+        json.dumps(
+            {"key": words.key, "user": {"id": user_id}, "value": 1, "timestamp": f"{day}T12:00:00Z"}
+        )
+        for day in days
+    ]
+    assert import_lines(tenant=owner.tenant, lines=lines).imported == len(days)
 
 
 @time_machine.travel(datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False)
-def test_streak_longer_than_one_page_of_active_days(api, owner, words):
-    """The event path reads the first 120 active days with its write, the rest after."""
+def test_a_long_streak_is_carried_in_the_users_state(api, owner, words):
+    """The streak is the sequential state the engine keeps, not a walk over active days:
+    200 days imported, then one event today."""
     post(api, body={"user": {"id": "u1"}, "value": 1, "timestamp": "2025-01-01T12:00:00Z"})
     today = datetime(2026, 3, 10).date()
     _active_days(owner, words, "u1", [today - timedelta(days=n) for n in range(1, 201)])

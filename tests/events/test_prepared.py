@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import pytest
 from django.db import transaction
-from django.db.models import Sum
-from django.utils.timezone import now
 
 from events.api.auth import KEY_BY_PREFIX
-from events.models import ApiKey, DailyRollup, EndUser
-from events.prepared import PreparedQuery
-from events.selectors.streaks import ACTIVE_DAYS
+from events.db.prepared import PreparedQuery
+from events.models import ApiKey, EndUser
 from events.services.users import USER_FOR_UPDATE
 from tests.factories import EndUserFactory
 
@@ -42,25 +38,6 @@ def test_parameters_bind_by_argument_not_by_sql_order(owner, outsider):
     assert user == mine and user.attributes == {"a": "1"} and user.created == mine.created
 
 
-def test_rows_are_converted_like_values_list(owner, words):
-    user = EndUser.objects.create(
-        tenant=owner.tenant, external_id="u", created=now(), updated=now()
-    )
-    for day, count in ((date(2026, 1, 1), 2), (date(2026, 1, 3), 5)):
-        DailyRollup.objects.create(
-            tenant=owner.tenant, user=user, metric=words, local_date=day, total=1, event_count=count
-        )
-    rows = ACTIVE_DAYS.rows(owner.tenant.pk, user.pk, date(2026, 2, 1))
-    expected = list(
-        DailyRollup.objects.filter(tenant=owner.tenant, user=user)
-        .values("local_date")
-        .annotate(n=Sum("event_count"))
-        .order_by("-local_date")
-        .values_list("local_date", "n")
-    )
-    assert rows == expected == [(date(2026, 1, 3), 5), (date(2026, 1, 1), 2)]
-
-
 def test_samples_that_cannot_be_told_apart_are_refused(db):
     query = PreparedQuery(
         lambda a, b: EndUser.objects.filter(external_id=a, email=b),
@@ -68,4 +45,4 @@ def test_samples_that_cannot_be_told_apart_are_refused(db):
         fields=[EndUser._meta.get_field("external_id"), EndUser._meta.get_field("email")],
     )
     with pytest.raises(AssertionError, match="cannot match"):
-        query.rows("a", "b")
+        query.objects("a", "b")

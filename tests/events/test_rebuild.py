@@ -1,4 +1,4 @@
-"""python manage.py replay --tenant T [--user U]"""
+"""python manage.py rebuild --tenant T [--user U] (and its alias, replay)"""
 
 from __future__ import annotations
 
@@ -12,38 +12,39 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 
-from events.models import DailyRollup, EndUser, MetricTotal, Tenant
-from events.services.replay import derived_state_replay
-from tests.events.test_import_events import derived_state
+from events.engine import REGISTRY
+from events.models import DailyRollup, EndUser, MetricTotal, StreakRun, Tenant
+from events.services.rebuild import derived_state_rebuild
+from tests.derived import derived_state, hashable
 from tests.factories import AttributeFactory, MetricFactory
 
 URL = "/v1/metrics/{}/event"
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 
 
-def hashable(value: Any) -> Any:
-    """A JSON column's value as nested tuples (equal values, equal tuples)."""
-    if isinstance(value, dict):
-        return tuple(sorted((key, hashable(item)) for key, item in value.items()))
-    if isinstance(value, list):
-        return tuple(hashable(item) for item in value)
-    return value
-
-
 def snapshot(tenant: Tenant) -> dict[str, set[tuple]]:
-    """Every column of every derived row of `tenant` but the surrogate id."""
+    """Every column of every registered derivation's rows of `tenant` but the surrogate
+    id, and the engine's fields of its users but the stamp."""
     out: dict[str, set[tuple]] = {}
-    for model in (MetricTotal, DailyRollup):
+    for model in REGISTRY.tables():
         names = [f.attname for f in model._meta.concrete_fields if f.name != "id"]
-        rows = model.objects.filter(tenant=tenant).values_list(*names)
+        rows = model._default_manager.filter(tenant=tenant).values_list(*names)
         out[model.__name__] = {tuple(map(hashable, row)) for row in rows}
         assert len(out[model.__name__]) == rows.count()
+    users = EndUser.objects.filter(tenant=tenant).values_list(
+        "pk", "sequential_state", "newest_event_at", "newest_event_id", "sequential_stale"
+    )
+    out["users"] = {tuple(map(hashable, row)) for row in users}
     return out
 
 
-def replay(tenant: Tenant, *args: str) -> str:
+def stamps(tenant: Tenant) -> dict[str, int]:
+    return dict(EndUser.objects.filter(tenant=tenant).values_list("external_id", "derived_stamp"))
+
+
+def rebuild(tenant: Tenant, *args: str, command: str = "rebuild") -> str:
     out = io.StringIO()
-    call_command("replay", "--tenant", str(tenant.id), *args, stdout=out, stderr=io.StringIO())
+    call_command(command, "--tenant", str(tenant.id), *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
 
 
@@ -83,34 +84,47 @@ def history(api, owner, words) -> Tenant:
     return owner.tenant
 
 
-def test_replay_of_an_unchanged_log_changes_nothing(history):
+def test_rebuild_of_an_unchanged_log_changes_nothing_but_the_stamps(history):
     before = snapshot(history)
     assert all(before.values())
+    stamped = stamps(history)
 
-    out = replay(history)
+    out = rebuild(history)
 
     assert snapshot(history) == before
-    assert "Replayed 7 events" in out
+    assert "from 7 events" in out
+    assert "metric totals 4, daily rollups 6, streak runs 1." in out
+    assert all(stamps(history)[user] > stamp for user, stamp in stamped.items())
 
 
-def test_replay_restores_deleted_and_corrupted_rows(history):
+def test_replay_is_an_alias_of_rebuild(history):
+    before = snapshot(history)
+
+    out = rebuild(history, command="replay")
+
+    assert snapshot(history) == before and "from 7 events" in out
+
+
+def test_rebuild_restores_deleted_and_corrupted_rows(history):
     before = snapshot(history)
     MetricTotal.objects.filter(tenant=history, user__external_id="ann").update(total=999)
     DailyRollup.objects.filter(tenant=history)[0].delete()
     DailyRollup.objects.filter(tenant=history).update(by_attribute={"source": {"stray": [1, 1]}})
+    StreakRun.objects.filter(tenant=history).delete()
+    EndUser.objects.filter(tenant=history).update(sequential_state={}, sequential_stale=True)
 
-    replay(history)
+    rebuild(history)
 
     assert snapshot(history) == before
 
 
-def test_replay_of_one_user_touches_only_that_user(history):
+def test_rebuild_of_one_user_touches_only_that_user(history):
     before = snapshot(history)
     MetricTotal.objects.filter(tenant=history).update(total=999)
     DailyRollup.objects.filter(tenant=history).delete()
     corrupted_bob = derived_state(history, EndUser.objects.get(external_id="bob"))
 
-    replay(history, "--user", "ann")
+    rebuild(history, "--user", "ann")
 
     ann = EndUser.objects.get(external_id="ann")
     bob = EndUser.objects.get(external_id="bob")
@@ -120,14 +134,14 @@ def test_replay_of_one_user_touches_only_that_user(history):
         assert {r for r in restored[kind] if r[1] == ann.pk} == {r for r in rows if r[1] == ann.pk}
 
 
-def test_replay_leaves_other_tenants_alone(history, outsider):
+def test_rebuild_leaves_other_tenants_alone(history, outsider):
     MetricFactory(tenant=outsider.tenant, key="words")
     AttributeFactory(tenant=outsider.tenant, key="source", type="event")
     with time_machine.travel(NOW, tick=False):
         post_events(outsider.client(), [e for e in EVENTS if e[1] == "words"])
     theirs = snapshot(outsider.tenant)
 
-    derived_state_replay(tenant=history)
+    derived_state_rebuild(tenant=history)
 
     assert snapshot(outsider.tenant) == theirs
 
@@ -135,7 +149,7 @@ def test_replay_leaves_other_tenants_alone(history, outsider):
 def test_late_backdated_events_give_the_same_state_as_in_order_arrival(api, owner, words):
     """Two tenants receive the same events, one in order and one shuffled (so many
     arrive after newer ones, back-dated by `timestamp`): same derived state, and a
-    replay of either changes nothing."""
+    rebuild of either changes nothing."""
     shuffled_tenant = Tenant.objects.create(
         organization=owner.organization, customer_id="shuffled", name="Shuffled"
     )
@@ -158,7 +172,7 @@ def test_late_backdated_events_give_the_same_state_as_in_order_arrival(api, owne
     in_order = derived_state(owner.tenant)
     assert derived_state(shuffled_tenant) == in_order
     before = snapshot(shuffled_tenant)
-    derived_state_replay(tenant=shuffled_tenant)
+    derived_state_rebuild(tenant=shuffled_tenant)
     assert snapshot(shuffled_tenant) == before
     assert derived_state(shuffled_tenant) == in_order
     assert MetricTotal.objects.get(
@@ -166,19 +180,22 @@ def test_late_backdated_events_give_the_same_state_as_in_order_arrival(api, owne
     ).total == Decimal("8.5")
 
 
-def test_replay_rebuilds_in_several_chunks(history):
+def test_rebuild_writes_in_several_chunks(history, monkeypatch):
+    from events.engine import record
+
+    monkeypatch.setattr(record, "READ_CHUNK", 3)
     before = snapshot(history)
     DailyRollup.objects.filter(tenant=history).delete()
     chunks: list[int] = []
 
-    result = derived_state_replay(tenant=history, chunk_size=3, progress=chunks.append)
+    result = derived_state_rebuild(tenant=history, progress=chunks.append)
 
-    assert chunks == [3, 3, 1] and result.events == 7
+    assert chunks == [4, 3] and result.events == 7  # ann's four events, then bob's three
     assert snapshot(history) == before
 
 
 def test_unknown_tenant_or_user_is_a_command_error(history):
     with pytest.raises(CommandError, match="No user with id 'nobody'"):
-        replay(history, "--user", "nobody")
+        rebuild(history, "--user", "nobody")
     with pytest.raises(CommandError, match="No tenant with id"):
-        call_command("replay", "--tenant", "00000000-0000-0000-0000-000000000000")
+        call_command("rebuild", "--tenant", "00000000-0000-0000-0000-000000000000")

@@ -1,4 +1,4 @@
-"""A replay on PostgreSQL locks only the users it rebuilds: their events wait for it and
+"""A rebuild on PostgreSQL locks only the users it rebuilds: their events wait for it and
 are counted exactly once; other users keep ingesting meanwhile."""
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import pytest
 from django.db import connection, transaction
 
 from events.models import EndUser, MetricTotal
-from events.services.replay import derived_state_replay
+from events.services.rebuild import derived_state_rebuild
+from tests.pg import lock_waiters
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 30
 
 
-def test_event_during_a_replay_waits_and_is_counted_once(live_server, owner, words):
+def test_event_during_a_rebuild_waits_and_is_counted_once(live_server, owner, words):
     url = f"{live_server.url}/v1/metrics/words/event"
     headers = {"X-API-KEY": owner.key}
     with httpx.Client(timeout=TIMEOUT) as client:
@@ -39,16 +40,19 @@ def test_event_during_a_replay_waits_and_is_counted_once(live_server, owner, wor
             responses[user_id] = client.post(url, json=body, headers=headers).status_code
 
     with transaction.atomic():
-        derived_state_replay(tenant=owner.tenant, user=replayed_user)
-        # The replay's transaction is still open and holds the user's row lock.
+        derived_state_rebuild(tenant=owner.tenant, user=replayed_user)
+        # The rebuild's transaction is still open and holds the user's row lock.
         blocked = threading.Thread(target=send, args=("replayed",), daemon=True)
         blocked.start()
         free = threading.Thread(target=send, args=("other",), daemon=True)
         free.start()
         free.join(TIMEOUT)
-        assert responses.get("other") == 201, "another user's event must not wait for the replay"
-        blocked.join(1)
-        assert blocked.is_alive(), "the replayed user's event must wait for the replay to commit"
+        assert responses.get("other") == 201, "another user's event must not wait for the rebuild"
+        # The rebuilt user's event waits for the rebuild, at its user's row lock.
+        waiting = lock_waiters()
+        assert len(waiting) == 1 and "FOR UPDATE" in waiting[0], waiting
+        assert "events_enduser" in waiting[0]
+        assert "replayed" not in responses
         assert connection.in_atomic_block
     blocked.join(TIMEOUT)
     assert responses.get("replayed") == 201

@@ -8,13 +8,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from events.api.import_lines import import_lines
 from events.management.tenant_options import add_tenant_arguments, tenant_from_options
-from events.services.imports import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_WRITERS,
-    LineError,
-    events_import,
-)
+from events.services.imports import DEFAULT_BATCH_SIZE, DEFAULT_WRITERS, LineError
 
 HELP = """Import metric events from a JSON Lines file (backfill).
 
@@ -33,8 +29,12 @@ transaction.
 
 On PostgreSQL, batches commit with synchronous_commit off: after a crash of the database
 server the last batches reported committed may be missing; run the same file again to
-restore them. Each batch locks its existing users (as replay does), so an import and a
-replay of the same users wait for each other.
+restore them. Each batch locks its existing users (as rebuild does), so an import and a
+rebuild of the same users wait for each other.
+
+Lines need not be sorted by time. A user whose lines arrive older than what was already
+applied to them has its streak (and any other order-dependent state) recomputed from
+the event log once, at the end of the import.
 
 On PostgreSQL, --writers threads (default 2) write at once, each with its own database
 connection and its own share of the users: a user's lines are always written by the
@@ -112,7 +112,7 @@ class Command(BaseCommand):
             else open(path, encoding="utf-8")  # noqa: SIM115
         )
         try:
-            result = events_import(
+            result = import_lines(
                 tenant=tenant,
                 lines=handle,
                 batch_size=options["batch_size"],
@@ -127,5 +127,6 @@ class Command(BaseCommand):
             f"Imported {result.imported} events into tenant {tenant.customer_id!r} "
             f"({tenant.id}): {result.duplicates} skipped as duplicates, "
             f"{result.invalid} invalid, {result.users_created} new users, "
-            f"{result.lines} lines read."
+            f"{result.lines} lines read; {result.recomputed} users had events older than "
+            "their newest and were brought up to date."
         )

@@ -6,21 +6,23 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from events.engine import REGISTRY
 from events.management.tenant_options import add_tenant_arguments, tenant_from_options
 from events.models import EndUser, Event
-from events.services.replay import derived_state_replay
+from events.services.rebuild import derived_state_rebuild
 
 
 class Command(BaseCommand):
     help = (
-        "Rebuild a tenant's derived state (metric totals, daily rollups with their sums per "
-        "event-attribute value) "
-        "from its event log, in one transaction. With --user, only that user's."
+        "Rebuild a tenant's derived state (every registered derivation: "
+        + ", ".join(str(table._meta.verbose_name_plural) for table in REGISTRY.tables())
+        + ", and each user's sequential state and stamp) from its event log, in one "
+        "transaction. With --user, only that user's."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_tenant_arguments(parser)
-        parser.add_argument("--user", help="replay only this user (the integrator's user id)")
+        parser.add_argument("--user", help="rebuild only this user (the integrator's user id)")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -39,12 +41,15 @@ class Command(BaseCommand):
             dynamic_ncols=True,
         )
         try:
-            result = derived_state_replay(tenant=tenant, user=user, progress=bar.update)
+            result = derived_state_rebuild(tenant=tenant, user=user, progress=bar.update)
         finally:
             bar.close()
         who = f"user {user.external_id!r}" if user else f"tenant {tenant.customer_id!r}"
+        counts = ", ".join(
+            f"{table._meta.verbose_name_plural} {table._default_manager.filter(**scope).count()}"
+            for table in REGISTRY.tables()
+        )
         self.stdout.write(
-            f"Replayed {result.events} events of {who} ({tenant.id}): "
-            f"{result.deleted} derived rows deleted, now {result.totals} totals, "
-            f"{result.daily} daily rollups."
+            f"Rebuilt {who} ({tenant.id}) from {result.events} events: "
+            f"{result.deleted} derived rows deleted; now {counts}."
         )
