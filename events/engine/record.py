@@ -9,6 +9,8 @@ twice.
 
 from __future__ import annotations
 
+import multiprocessing
+import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +19,10 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any, NamedTuple
 
-from django.db import transaction
+from django.db import connection, connections, transaction
+from django.db.models import F, Value
 
+from ..db import stream
 from ..db.sql import (
     insert_columns_ignoring_conflict,
     insert_ignoring_conflict_statement,
@@ -30,7 +34,7 @@ from ..models import EndUser, Event, Tenant, TenantConfig
 from ..numbers import compact
 from .additive import apply as apply_additive
 from .additive import new_totals, upsert_statements
-from .derivations import Contribution, Effect, EventFacts
+from .derivations import EVENT_FIELDS, Contribution, Effect, EventFacts
 from .registry import REGISTRY
 from .sequential import (
     APPLIED_FIELDS,
@@ -155,7 +159,7 @@ class EventColumns:
 class RecordedMany(NamedTuple):
     inserted: set[uuid.UUID] | None  # the new events' ids; None: all of them
     new: int  # how many were new
-    stale: set[int]  # users whose sequential state now lags the log
+    stale: set[int]  # users whose sequential state lags the log since these events
 
 
 def record_events(
@@ -170,7 +174,10 @@ def record_events(
     new ones: additive state set-based, sequential state per user in order from
     `applied` (what `lock_users` returned for every user of `events`, locked by this
     transaction), or, for a user whose new events are not all after its newest applied
-    one, marked stale for `recompute_stale`. `applied` is updated in place."""
+    one, marked stale for `recompute_stale` (and then left alone: a stale user's state,
+    newest event and stamp are all set when it is recomputed, and nothing derived from
+    it counts as fresh meanwhile, see EndUser.sequential_stale). `applied` is updated in
+    place."""
     if not len(events):
         return RecordedMany(None, 0, set())
     returned = insert_columns_ignoring_conflict(
@@ -213,8 +220,13 @@ def record_events(
         REGISTRY.additive,
         [(user, metric, day, value, attrs) for _id, user, metric, value, attrs, _ts, day in new],
     )
+    # A stale user's state, newest event and stamp are all set when it is recomputed
+    # from the log (nothing derived from it counts as fresh meanwhile): it needs nothing
+    # here, which in a backfill in no order of time is nearly every user.
     by_user: dict[int, list[EventFacts]] = {}
     for event_id, user, metric, value, attrs, timestamp, day in new:
+        if applied[user].stale:
+            continue
         facts = EventFacts(event_id, timestamp, day, metric, value, attrs)
         found = by_user.get(user)
         if found is None:
@@ -223,19 +235,19 @@ def record_events(
             found.append(facts)
     effects: dict[int, dict[str, list[Effect]]] = {}
     stale: set[int] = set()
+    changed: list[Applied] = []
     for user, facts_list in by_user.items():
-        facts_list.sort(key=_order)
         before = applied[user]
+        facts_list.sort(key=_order)
         if before.continues_with(facts_list[0]):
             before.state, effects[user] = fold(REGISTRY, before.state, facts_list, config)
+            before.newest = facts_list[-1].order
         else:
             before.stale = True
             stale.add(user)
-        last = facts_list[-1].order
-        if before.newest is None or last > before.newest:
-            before.newest = last
+        changed.append(before)
     write_effects(REGISTRY, tenant.pk, effects)
-    save_applied(applied[user] for user in by_user)
+    save_applied(changed)
     return RecordedMany(inserted, len(new), stale)
 
 
@@ -244,19 +256,78 @@ def _order(facts: EventFacts) -> tuple[datetime, uuid.UUID]:
 
 
 def recompute_stale(
-    *, tenant: Tenant, config: TenantConfig, users_per_transaction: int = 1000
+    *, tenant: Tenant, config: TenantConfig, workers: int = 1, users_per_transaction: int = 1000
 ) -> int:
     """Recompute the sequential state of every user of `tenant` marked stale (a bulk
     import received events older than what it had applied), a transaction per
-    `users_per_transaction` users, each locked. Returns how many were recomputed."""
+    `users_per_transaction` users, each locked. Returns how many were recomputed.
+
+    On PostgreSQL, outside a transaction, `workers` forked processes share the users
+    (by id), each with its own connection. Reading a user's log and folding it is
+    mostly Python: threads would take turns under the GIL (two measured no faster than
+    one), processes run on both cores."""
+    if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        return _recompute_in_processes(tenant, config, workers, users_per_transaction)
+    return _recompute_share(tenant, config, 0, 1, users_per_transaction)
+
+
+def _recompute_in_processes(
+    tenant: Tenant, config: TenantConfig, workers: int, per_transaction: int
+) -> int:
+    # The children must not share this process's connection: each opens its own.
+    connections.close_all()
+    context = multiprocessing.get_context("fork")
+    results = context.SimpleQueue()
+    children = [
+        context.Process(
+            target=_recompute_in_child,
+            args=(results, tenant, config, share, workers, per_transaction),
+            name=f"recompute-{share}",
+        )
+        for share in range(workers)
+    ]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+    done = 0
+    failures = []
+    while not results.empty():
+        count, failure = results.get()
+        done += count
+        if failure:
+            failures.append(failure)
+    if failures or any(child.exitcode for child in children):
+        raise RuntimeError("recomputing stale users failed:\n" + "\n".join(failures))
+    return done
+
+
+def _recompute_in_child(
+    results: Any,
+    tenant: Tenant,
+    config: TenantConfig,
+    share: int,
+    shares: int,
+    per_transaction: int,
+) -> None:  # pragma: no cover - runs in a forked process
+    try:
+        results.put((_recompute_share(tenant, config, share, shares, per_transaction), None))
+    except BaseException:
+        results.put((0, traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def _recompute_share(
+    tenant: Tenant, config: TenantConfig, share: int, shares: int, per_transaction: int
+) -> int:
+    stale = EndUser.objects.filter(tenant=tenant, sequential_stale=True)
+    if shares > 1:
+        stale = stale.annotate(share=F("pk") % shares).filter(share=share)
     done = 0
     while True:
         with transaction.atomic():
-            candidates = list(
-                EndUser.objects.filter(tenant=tenant, sequential_stale=True)
-                .order_by("pk")
-                .values_list("pk", flat=True)[:users_per_transaction]
-            )
+            candidates = list(stale.order_by("pk").values_list("pk", flat=True)[:per_transaction])
             if not candidates:
                 return done
             still = [pk for pk, applied in lock_users(candidates).items() if applied.stale]
@@ -288,6 +359,8 @@ def rebuild(
     return Rebuilt(users=len(ids), events=events, deleted=deleted)
 
 
+# The log's columns for EVENT_FIELDS.
+LOG_COLUMNS = ("local_date", "metric", "value", "attributes")
 # Users whose events one pass of `_from_log` reads (bounds memory), and events per read.
 USERS_PER_STEP = 1000
 READ_CHUNK = 10_000
@@ -312,18 +385,23 @@ def _from_log(
         if additive
         else [d.effect_model for d in REGISTRY.sequential if d.effect_model is not None]
     )
+    # The event fields the derivations read (the additive ones read them all); NULL for
+    # the others, which are then not decoded.
+    reads = set(EVENT_FIELDS) if additive else REGISTRY.reads()
+    columns = [
+        name if field in reads else Value(None, Event._meta.get_field(name))
+        for field, name in zip(EVENT_FIELDS, LOG_COLUMNS, strict=True)
+    ]
     read = deleted = 0
     for start in range(0, len(ids), USERS_PER_STEP):
         part = ids[start : start + USERS_PER_STEP]
         for table in tables:
             deleted += table._default_manager.filter(tenant=tenant, user_id__in=part).delete()[0]
-        events = (
+        events = stream.rows(
             Event.objects.filter(tenant=tenant, user_id__in=part)
             .order_by("user_id", "timestamp", "id")
-            .values_list(
-                "user_id", "id", "timestamp", "local_date", "metric", "value", "attributes"
-            )
-            .iterator(chunk_size=READ_CHUNK)
+            .values_list("user_id", "id", "timestamp", *columns),
+            itersize=READ_CHUNK,
         )
         applied = {pk: Applied(pk, None, REGISTRY.initial_state(), False) for pk in part}
         effects: dict[int, dict[str, list[Effect]]] = {}

@@ -62,7 +62,18 @@ def lock_users(user_ids: Iterable[int]) -> dict[int, Applied]:
     which is what makes the state read here current. (SQLite has no row locks: its
     write transactions exclude each other.)"""
     ids = sorted(set(user_ids))
-    columns = "u.id, u.sequential_state, u.newest_event_at, u.newest_event_id, u.sequential_stale"
+    # Of a stale user only that is read: its state and newest event are recomputed from
+    # the log before they are used (in a backfill, most users after its first chunks).
+    columns = ", ".join(
+        [
+            "u.id",
+            *(
+                f"CASE WHEN u.sequential_stale THEN NULL ELSE u.{name} END"
+                for name in ("sequential_state", "newest_event_at", "newest_event_id")
+            ),
+            "u.sequential_stale",
+        ]
+    )
     rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -173,8 +184,16 @@ def save_applied(applied: Iterable[Applied]) -> None:
 
 
 def facts_of(rows: Iterable[tuple[Any, ...]]) -> list[EventFacts]:
-    """EventFacts from (id, timestamp, local_date, metric id, value, attributes) rows."""
+    """EventFacts from (id, timestamp, local_date, metric id, value, attributes) rows
+    (any of the last four may be None: not read)."""
     return [
-        EventFacts(event_id, timestamp, local_date, metric_id, compact(value), attributes)
+        EventFacts(
+            event_id,
+            timestamp,
+            local_date,
+            metric_id,
+            value if value is None else compact(value),
+            attributes,
+        )
         for event_id, timestamp, local_date, metric_id, value, attributes in rows
     ]

@@ -55,6 +55,7 @@ STREAK = Sequential(
     step=step,
     effect_model=StreakRun,
     effect_fields=("started", "ended", "length"),
+    reads=("local_date",),
 )
 
 

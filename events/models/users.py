@@ -33,15 +33,19 @@ class EndUser(models.Model):
     # and makes the engine recompute the sequential state from the log.
     newest_event_at = models.DateTimeField(null=True, blank=True, editable=False)
     newest_event_id = models.UUIDField(null=True, blank=True, editable=False)
-    # Changes (grows) in every write that changes any of the user's derived state, so a
-    # cache of something derived from it (a Wrapped summary, a card) is fresh exactly
-    # while the stamp it saw is the user's.
+    # Grows with every write that changes the user's derived state, so a cache of
+    # something derived from it (a Wrapped summary, a card) is fresh exactly while the
+    # stamp it saw is the user's and the user is not `sequential_stale` (see there).
     derived_stamp = models.BigIntegerField(default=0, editable=False)
     # Each sequential derivation's compact state, by name (engine/registry.py), as of
     # the newest event applied.
     sequential_state = models.JSONField(default=dict, blank=True, editable=False)
-    # The sequential state lags the log (a bulk import received late events for this
-    # user) and must be recomputed from it before it is used (engine.rebuild_stale).
+    # The sequential state lags the log: a bulk import received events older than what
+    # was applied to this user. It is recomputed from the log (state, newest event, a new
+    # stamp) at the end of the import, or by the user's next event, or by `rebuild`
+    # (engine.record.recompute_stale); until then the import keeps adding to the user's
+    # additive state without moving the stamp, so nothing derived from the user counts
+    # as fresh while this is set.
     sequential_stale = models.BooleanField(default=False, editable=False)
 
     class Meta:
