@@ -2,16 +2,20 @@
 
     python bench/report.py OUT_DIR
 
-Reads http-baseline.json / http-event.json (wrk summaries), import.json / copy.json
-(bench/measure.py) with import-meta.json (events asked, events in the log afterwards),
-and env.json. Writes OUT_DIR/results.json and OUT_DIR/results.md; prints the table.
+Reads http-{event,baseline,standalone}-runN.json (wrk summaries of each measured round
+of the event path, the in-project baseline view and the standalone minimal DRF app),
+import.json / copy.json (bench/measure.py) with import-meta.json (events asked, events in
+the log afterwards), and env.json. Writes OUT_DIR/results.json and OUT_DIR/results.md; prints the
+tables: HTTP (the event path beside both baselines) and import.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 P99_TARGET_MS = 50.0
@@ -39,41 +43,115 @@ def _met(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in [header, tuple("-" * w for w in widths), *rows]
+    )
+
+
+def _rounds(out: Path, name: str) -> dict[str, dict[str, float]]:
+    """One target's wrk figures per measured round (http-NAME-run1.json, ...), by round;
+    an older output directory's single run (http-NAME.json) counts as one round."""
+    files = {path.stem.rpartition("-")[2]: path for path in out.glob(f"http-{name}-run*.json")}
+    if not files and (out / f"http-{name}.json").exists():
+        files = {"run": out / f"http-{name}.json"}
+    return {tag: _wrk(json.loads(files[tag].read_text())) for tag in sorted(files)}
+
+
+def _spread(values: list[float], fmt: str) -> str:
+    """The median, and the range when there are several rounds."""
+    if not values:
+        return "n/a"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(median(values))} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def _http(out: Path, results: dict[str, Any]) -> str | None:
+    """The event path beside the in-project and the standalone baselines. With several
+    rounds, each figure is the median of the rounds (range in brackets), and a ratio is
+    the median of the rounds' ratios (each round measures the three back to back)."""
+    rounds = {name: _rounds(out, name) for name in ("event", "baseline", "standalone")}
+    event = rounds["event"]
+    if not event:
+        return None
+
+    def figures(name: str, key: str) -> list[float]:
+        return [r[key] for r in rounds[name].values()]
+
+    def ratios(baseline: str) -> list[float]:
+        base = rounds[baseline]
+        return [event[t]["rps"] / base[t]["rps"] for t in event if t in base]
+
+    errors = sum(figures("event", "errors"))
+    ratio_s = median(ratios("standalone")) if ratios("standalone") else None
+    p99 = median(figures("event", "p99_ms"))
+    throughput_met = errors == 0 and ratio_s is not None and ratio_s >= THROUGHPUT_RATIO_TARGET
+    p99_met = errors == 0 and p99 <= P99_TARGET_MS
+    results["http"] = {
+        **{
+            name: {
+                "rps": median(figures(name, "rps")),
+                "p50_ms": median(figures(name, "p50_ms")),
+                "p99_ms": median(figures(name, "p99_ms")),
+                "requests": sum(figures(name, "requests")),
+                "errors": sum(figures(name, "errors")),
+                "rounds": by_round,
+            }
+            for name, by_round in rounds.items()
+            if by_round
+        },
+        "throughput_ratio": median(ratios("baseline")) if ratios("baseline") else None,
+        "throughput_ratio_standalone": ratio_s,
+        "targets": {"throughput_vs_standalone": throughput_met, "p99": p99_met},
+    }
+
+    names = ("event", "baseline", "standalone")
+    note = "" if errors == 0 else " (the event path answered errors)"
+    rows: list[tuple[str, ...]] = [
+        ("throughput (req/s)", *(_spread(figures(n, "rps"), "{:.0f}") for n in names), "", ""),
+        (
+            "event path / this baseline",
+            "",
+            _spread(ratios("baseline"), "{:.2f}x"),
+            _spread(ratios("standalone"), "{:.2f}x"),
+            f">= {THROUGHPUT_RATIO_TARGET}x standalone",
+            "n/a" if ratio_s is None else _met(throughput_met) + note,
+        ),
+        ("p50 latency (ms)", *(_spread(figures(n, "p50_ms"), "{:.1f}") for n in names), "", ""),
+        (
+            "p99 latency (ms)",
+            *(_spread(figures(n, "p99_ms"), "{:.1f}") for n in names),
+            f"event path <= {P99_TARGET_MS:.0f} ms",
+            _met(p99_met) + note,
+        ),
+        (
+            "requests / errors",
+            *(
+                f"{sum(figures(n, 'requests')):.0f} / {sum(figures(n, 'errors')):.0f}"
+                if rounds[n]
+                else "n/a"
+                for n in names
+            ),
+            "",
+            "",
+        ),
+    ]
+    header = ("HTTP", "event path", "in-project baseline", "standalone baseline", "target", "met?")
+    table = _table(header, rows)
+    if len(event) > 1:
+        table += f"\n\n({len(event)} rounds: median (min-max) of the rounds)"
+    return table
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     env = _load(out / "env.json") or {}
     results: dict[str, Any] = {"env": env}
+    tables = [t for t in [_http(out, results)] if t]
     rows: list[tuple[str, str, str, str, str]] = []
-
-    base, event = _load(out / "http-baseline.json"), _load(out / "http-event.json")
-    if base and event:
-        b, e = _wrk(base), _wrk(event)
-        ratio = e["rps"] / b["rps"]
-        results["http"] = {"baseline": b, "event": e, "throughput_ratio": ratio}
-        rows += [
-            (
-                "HTTP throughput (req/s)",
-                f"{e['rps']:.0f}",
-                f"{b['rps']:.0f}",
-                f"{ratio:.2f}x (target >= {THROUGHPUT_RATIO_TARGET}x)",
-                _met(ratio >= THROUGHPUT_RATIO_TARGET),
-            ),
-            ("HTTP p50 latency (ms)", f"{e['p50_ms']:.1f}", f"{b['p50_ms']:.1f}", "", ""),
-            (
-                "HTTP p99 latency (ms)",
-                f"{e['p99_ms']:.1f}",
-                f"{b['p99_ms']:.1f}",
-                f"target <= {P99_TARGET_MS:.0f} ms",
-                _met(e["p99_ms"] <= P99_TARGET_MS),
-            ),
-            (
-                "HTTP requests / errors",
-                f"{e['requests']} / {e['errors']}",
-                f"{b['requests']} / {b['errors']}",
-                "",
-                "",
-            ),
-        ]
 
     imp, copy, meta = (
         _load(out / "import.json"),
@@ -128,13 +206,9 @@ def main() -> None:
             ),
         ]
 
-    header = ("figure", "measured", "baseline", "ratio / target", "met?")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-        for row in [header, tuple("-" * w for w in widths), *rows]
-    ]
-    table = "\n".join(lines)
+    if rows:
+        tables.append(_table(("import", "measured", "baseline", "ratio / target", "met?"), rows))
+    table = "\n\n".join(tables)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table + "\n")
     print(table)

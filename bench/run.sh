@@ -3,10 +3,23 @@
 # the same run, on fresh PostgreSQL databases that are dropped afterwards (also on
 # failure or Ctrl-C). Results: a table on stdout, JSON and Markdown in bench/out/.
 #
-#   1. HTTP: POST /v1/metrics/{key}/event vs POST /bench/baseline (bench/baseline), both
-#      served by the same gunicorn (BENCH_WORKERS sync workers) on 127.0.0.1, loaded by
-#      wrk (2 threads, BENCH_CONNECTIONS connections) with bench/event.lua: a warm-up of
-#      BENCH_WARMUP s each, ANALYZE, then BENCH_DURATION s each, measured.
+#   1. HTTP: POST /v1/metrics/{key}/event vs two baselines: POST /bench/baseline
+#      (bench/baseline, served by the same gunicorn as the event endpoint, with the
+#      project's settings and middleware) and POST /event of bench/standalone (a minimal
+#      DRF app with its own settings: no project middleware, no authentication), served
+#      by a second gunicorn started with the same flags (GUNICORN_FLAGS: BENCH_WORKERS
+#      sync workers) on 127.0.0.1, same database. All three are loaded by wrk (2 threads,
+#      BENCH_CONNECTIONS connections) with bench/event.lua: a warm-up of BENCH_WARMUP s
+#      each, ANALYZE, then BENCH_DURATION s each, measured in BENCH_ROUNDS (4)
+#      interleaved rounds.
+#      With BENCH_PROFILE=1, then: the event endpoint under the same load again while
+#      py-spy samples all workers of its gunicorn, twice BENCH_PROFILE_SECONDS s (15):
+#      wall clock (--idle), then running Python (--gil).
+#      bench/profile_summary.py turns both into bench/out/profile.txt:
+#      where a request's time goes, by layer and by function, in ms per request (raw
+#      stacks: bench/out/profile-{wall,cpu}.txt). py-spy must be in .venv
+#      (`.venv/bin/pip install py-spy`, or set PY_SPY) and needs ptrace permission
+#      (root, or kernel.yama.ptrace_scope 0).
 #   2. import: manage.py import_events of BENCH_IMPORT_EVENTS generated events over
 #      BENCH_IMPORT_USERS users into an empty database, vs bench/copy_baseline.py (COPY
 #      of the same file into a bare table), each under bench/measure.py (wall time, peak
@@ -15,7 +28,8 @@
 #
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), wrk (installed with
 # apt-get when missing and running as root). Set BENCH_SKIP_HTTP=1 or BENCH_SKIP_IMPORT=1
-# to run one half; BENCH_IMPORT_EVENTS=100000 for a quick check.
+# to run one half; BENCH_IMPORT_EVENTS=100000 for a quick check. HTTP only, with the
+# profile:   BENCH_SKIP_IMPORT=1 BENCH_PROFILE=1 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +40,18 @@ WORKERS=${BENCH_WORKERS:-4}
 CONNECTIONS=${BENCH_CONNECTIONS:-16}
 WARMUP=${BENCH_WARMUP:-5}
 DURATION=${BENCH_DURATION:-20}
+ROUNDS=${BENCH_ROUNDS:-4}
 NEW_PERCENT=${BENCH_NEW_PERCENT:-25}
 POOL=${BENCH_POOL:-1000}
 IMPORT_EVENTS=${BENCH_IMPORT_EVENTS:-1000000}
 IMPORT_USERS=${BENCH_IMPORT_USERS:-10000}
 IMPORT_TIMEOUT=${BENCH_IMPORT_TIMEOUT:-360}
+PROFILE=${BENCH_PROFILE:-0}
+PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
+PY_SPY=${PY_SPY:-.venv/bin/py-spy}
+# Every gunicorn of the run (the project's and the standalone baseline's) is started by
+# start_gunicorn with exactly these flags.
+GUNICORN_FLAGS=(--workers "$WORKERS" --worker-class sync --backlog 2048 --log-level warning)
 OUT=bench/out
 RUN_ID="$(date +%s)_$$"
 HTTP_DB="trophy_bench_http_${RUN_ID}"
@@ -42,14 +63,21 @@ export SECRET_KEY=bench-only-not-secret
 export DEBUG=0 LOG_LEVEL=WARNING CELERY_BROKER_URL=
 export PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
 
-GUNICORN_PID=""
+GUNICORN_PIDS=()
+stop_gunicorns() {
+    local pid
+    for pid in "${GUNICORN_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
+    GUNICORN_PIDS=()
+}
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    if [[ -n "$GUNICORN_PID" ]] && kill -0 "$GUNICORN_PID" 2>/dev/null; then
-        kill -TERM "$GUNICORN_PID" 2>/dev/null || true
-        wait "$GUNICORN_PID" 2>/dev/null || true
-    fi
+    stop_gunicorns
     for db in "$HTTP_DB" "$IMPORT_DB"; do
         psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
@@ -71,6 +99,27 @@ new_database() {  # NAME: create it, migrate, create an organization; prints the
     psql -q -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null
     DATABASE_URL="$PG_URL/$1" "$PY" manage.py migrate --noinput -v0 >&2
     DATABASE_URL="$PG_URL/$1" "$PY" manage.py create_organization Bench | tail -n1
+}
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_gunicorn() {  # WSGI_APP PORT LOG: in the background, with GUNICORN_FLAGS; sets STARTED_PID
+    "$GUNICORN" "$1" --bind "127.0.0.1:$2" "${GUNICORN_FLAGS[@]}" >"$3" 2>&1 &
+    STARTED_PID=$!
+    GUNICORN_PIDS+=("$STARTED_PID")
+}
+
+wait_for() {  # URL PID LOG: until a probe event POSTed to URL succeeds (or gunicorn died)
+    for _ in $(seq 60); do
+        curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' \
+            -d '{"user": {"id": "probe"}, "value": 1}' "$1" && return 0
+        kill -0 "$2" || { cat "$3" >&2; exit 1; }
+        sleep 0.5
+    done
+    echo "no answer from $1" >&2
+    exit 1
 }
 
 pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not answering on 127.0.0.1:5432" >&2; exit 1; }
@@ -95,54 +144,110 @@ print(json.dumps({
     "postgres": run("psql", "-Atd", "postgres", "-c", "show server_version"),
     "wrk": run("sh", "-c", "wrk -v 2>&1 | head -n1"),
     "gunicorn_workers": $WORKERS, "connections": $CONNECTIONS, "warmup_s": $WARMUP,
-    "duration_s": $DURATION, "new_user_percent": $NEW_PERCENT, "repeat_pool": $POOL,
+    "duration_s": $DURATION, "rounds": $ROUNDS, "new_user_percent": $NEW_PERCENT, "repeat_pool": $POOL,
     "import_events": $IMPORT_EVENTS, "import_users": $IMPORT_USERS,
     "import_timeout_s": $IMPORT_TIMEOUT,
+    "gunicorn_flags": "${GUNICORN_FLAGS[*]}", "profile_s": $PROFILE_SECONDS if "$PROFILE" == "1" else None,
 }, indent=2))
 EOF
 
 if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
+    if [[ "$PROFILE" == 1 ]] && ! "$PY_SPY" --version >/dev/null 2>&1; then
+        echo "BENCH_PROFILE=1 needs py-spy: .venv/bin/pip install py-spy (or set PY_SPY)" >&2
+        exit 1
+    fi
     say "HTTP: fresh database $HTTP_DB"
     KEY=$(new_database "$HTTP_DB")
     export DATABASE_URL="$PG_URL/$HTTP_DB"
     "$PY" -m bench.prepare >/dev/null
-    PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    BASE="http://127.0.0.1:$PORT"
-    "$GUNICORN" trophy_site.wsgi:application --bind "127.0.0.1:$PORT" --workers "$WORKERS" \
-        --worker-class sync --backlog 2048 --log-level warning >"$OUT/gunicorn.log" 2>&1 &
-    GUNICORN_PID=$!
-    for _ in $(seq 60); do
-        curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' \
-            -d '{"user": {"id": "probe"}, "value": 1}' "$BASE/bench/baseline" && break
-        kill -0 "$GUNICORN_PID" || { cat "$OUT/gunicorn.log" >&2; exit 1; }
-        sleep 0.5
-    done
-    curl -fsS -X POST -H "X-API-KEY: $KEY" -H 'Content-Type: application/json' \
-        -d '{"user": {"id": "probe"}, "value": 1}' "$BASE/v1/metrics/words/event" >"$OUT/sample-response.json"
+    # The standalone baseline's own tables, in the same database, by its own settings.
+    "$PY" -m django migrate --settings=bench.standalone.settings --noinput -v0
 
-    wrk_run() {  # NAME PATH TAG SECONDS
+    PORT=$(free_port)
+    start_gunicorn trophy_site.wsgi:application "$PORT" "$OUT/gunicorn.log"
+    PROJECT_PID=$STARTED_PID
+    STANDALONE_PORT=$(free_port)
+    start_gunicorn bench.standalone.wsgi:application "$STANDALONE_PORT" "$OUT/gunicorn-standalone.log"
+    STANDALONE_PID=$STARTED_PID
+    BASE="http://127.0.0.1:$PORT"
+    EVENT_URL="$BASE/v1/metrics/words/event"
+    BASELINE_URL="$BASE/bench/baseline"
+    STANDALONE_URL="http://127.0.0.1:$STANDALONE_PORT/event"
+    declare -A URL=([baseline]=$BASELINE_URL [standalone]=$STANDALONE_URL [event]=$EVENT_URL)
+    TARGETS=(baseline standalone event)
+    wait_for "$BASELINE_URL" "$PROJECT_PID" "$OUT/gunicorn.log"
+    wait_for "$STANDALONE_URL" "$STANDALONE_PID" "$OUT/gunicorn-standalone.log"
+    # The event endpoint may fail while its code is being changed: the baselines still run.
+    curl -sS -X POST -H "X-API-KEY: $KEY" -H 'Content-Type: application/json' \
+        -w '\nHTTP %{http_code}\n' -d '{"user": {"id": "probe"}, "value": 1}' "$EVENT_URL" \
+        >"$OUT/sample-response.json" || true
+    grep -q '^HTTP 201$' "$OUT/sample-response.json" \
+        || { echo "warning: the event endpoint's probe did not answer 201:" >&2; cat "$OUT/sample-response.json" >&2; }
+    curl -fsS -X POST -H 'Content-Type: application/json' \
+        -d '{"user": {"id": "probe"}, "value": 1}' "$STANDALONE_URL" >"$OUT/sample-response-standalone.json"
+
+    wrk_run() {  # NAME URL TAG SECONDS
         timeout $(($4 + 30)) wrk -t2 -c"$CONNECTIONS" -d"$4s" --timeout 10s -s bench/event.lua \
-            "$BASE$2" -- "$KEY" "$3" "$NEW_PERCENT" "$POOL" >"$OUT/wrk-$1-$3.txt"
+            "$2" -- "$KEY" "$3" "$NEW_PERCENT" "$POOL" >"$OUT/wrk-$1-$3.txt"
         grep '^WRK_JSON ' "$OUT/wrk-$1-$3.txt" | cut -d' ' -f2- >"$OUT/http-$1-$3.json"
     }
     say "HTTP: warm-up ${WARMUP}s each ($WORKERS gunicorn workers, $CONNECTIONS connections)"
     snapshot "warm-up"
-    wrk_run baseline /bench/baseline warm "$WARMUP"
-    wrk_run event /v1/metrics/words/event warm "$WARMUP"
+    for name in "${TARGETS[@]}"; do
+        wrk_run "$name" "${URL[$name]}" warm "$WARMUP"
+    done
     psql -q -d "$HTTP_DB" -c "ANALYZE"
-    say "HTTP: baseline, ${DURATION}s"
-    snapshot "HTTP baseline"
-    wrk_run baseline /bench/baseline run "$DURATION"
-    say "HTTP: POST /v1/metrics/words/event, ${DURATION}s"
-    snapshot "HTTP event"
-    wrk_run event /v1/metrics/words/event run "$DURATION"
-    cp "$OUT/http-baseline-run.json" "$OUT/http-baseline.json"
-    cp "$OUT/http-event-run.json" "$OUT/http-event.json"
+    # Interleaved rounds, each target's turn moving one place per round, so a burst of
+    # load from elsewhere on the machine hits all three alike (report.py takes medians).
+    SLICE=$((DURATION / ROUNDS))
+    ((SLICE > 0)) || { echo "BENCH_DURATION must be at least BENCH_ROUNDS seconds" >&2; exit 1; }
+    say "HTTP: in-project baseline, standalone baseline, event path: $ROUNDS rounds of ${SLICE}s each"
+    for round in $(seq "$ROUNDS"); do
+        snapshot "HTTP round $round"
+        for i in 0 1 2; do
+            name=${TARGETS[(i + round - 1) % 3]}
+            wrk_run "$name" "${URL[$name]}" "run$round" "$SLICE"
+        done
+    done
+
+    if [[ "$PROFILE" == 1 ]]; then
+        # Two recordings, one after the other (py-spy pauses the processes it samples, and
+        # only one tracer can do that at a time), of all workers of the project's
+        # gunicorn: wall clock (--idle: every sample, 50 Hz) and running Python (--gil:
+        # only samples holding the GIL, 100 Hz). wrk runs through both, with 2 s to
+        # spare at each end, so the load is steady throughout.
+        say "profile: py-spy on the event endpoint's $WORKERS workers, 2 x ${PROFILE_SECONDS}s under load"
+        snapshot "profile"
+        wrk_run event "$EVENT_URL" prof $((2 * PROFILE_SECONDS + 4)) &
+        WRK_PID=$!
+        sleep 2
+        spy() {  # NAME RATE PY-SPY-FLAG
+            "$PY_SPY" record --pid "$PROJECT_PID" --subprocesses --nolineno --rate "$2" \
+                --duration "$PROFILE_SECONDS" --format raw "$3" \
+                --output "$OUT/profile-$1.txt" >"$OUT/py-spy-$1.log" 2>&1 \
+                || echo "py-spy failed: see $OUT/py-spy-$1.log" >&2
+        }
+        spy wall 50 --idle
+        spy cpu 100 --gil
+        wait "$WRK_PID"
+        summarise() {  # NAME RATE TITLE [--gil]
+            [[ -s "$OUT/profile-$1.txt" ]] || return 0
+            "$PY" bench/profile_summary.py "$OUT/profile-$1.txt" --rate "$2" \
+                --seconds "$PROFILE_SECONDS" --wrk "$OUT/http-event-prof.json" --title "$3" "${@:4}"
+            echo
+        }
+        {
+            summarise wall 50 "wall clock (py-spy --idle)"
+            summarise cpu 100 "running Python, holding the GIL (py-spy --gil)" --gil
+        } >"$OUT/profile.txt"
+    fi
+
     psql -Atd "$HTTP_DB" -c "SELECT 'events ' || count(*) FROM events_event" \
         -c "SELECT 'users ' || count(*) FROM events_enduser" \
-        -c "SELECT 'baseline rows ' || count(*) FROM bench_baseline_baselineevent" >"$OUT/http-db-counts.txt"
-    kill -TERM "$GUNICORN_PID" && wait "$GUNICORN_PID" || true
-    GUNICORN_PID=""
+        -c "SELECT 'baseline rows ' || count(*) FROM bench_baseline_baselineevent" \
+        -c "SELECT 'standalone rows ' || count(*) FROM bench_standalone_standaloneevent" \
+        >"$OUT/http-db-counts.txt"
+    stop_gunicorns
     unset DATABASE_URL
     psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$HTTP_DB\" WITH (FORCE)"
 fi
@@ -178,3 +283,7 @@ fi
 
 say "results (also in $OUT/results.md)"
 "$PY" bench/report.py "$OUT"
+if [[ -f "$OUT/profile.txt" ]]; then
+    say "profile of the event endpoint, by layer (by function: $OUT/profile.txt)"
+    awk '/^== /{show = 1} /^Top /{show = 0} show' "$OUT/profile.txt"
+fi

@@ -1,0 +1,41 @@
+"""POST /event of the standalone baseline.
+
+Reads the event endpoint's JSON body (`{"user": {"id": ...}, "value": ...}`) and, in one
+transaction, inserts one event row and upserts the user's counter (`INSERT ... ON
+CONFLICT DO UPDATE ... RETURNING total`); answers 201 with `{"id": ..., "total": ...}`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .models import StandaloneCounter, StandaloneEvent
+
+_COUNTERS = StandaloneCounter._meta.db_table
+UPSERT = (
+    f"INSERT INTO {_COUNTERS} (user_id, total, event_count) VALUES (%s, %s, 1) "
+    f"ON CONFLICT (user_id) DO UPDATE SET total = {_COUNTERS}.total + excluded.total, "
+    f"event_count = {_COUNTERS}.event_count + 1 RETURNING total"
+)
+
+
+class EventView(APIView):
+    def post(self, request: Request) -> Response:
+        data: Any = request.data
+        user_id = str(data["user"]["id"])
+        value = Decimal(str(data["value"]))
+        with transaction.atomic():
+            event = StandaloneEvent.objects.create(
+                user_id=user_id, value=value, created=timezone.now()
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(UPSERT, [user_id, value])
+                (total,) = cursor.fetchone()
+        return Response({"id": event.pk, "total": float(total)}, status=201)
