@@ -9,7 +9,7 @@ PORT ?= 8000
 DEMO_ENV := DEBUG=1
 TEST_ENV := SECRET_KEY=test-only-secret-key
 
-.PHONY: run test test-only lint format bench install lock demo clean
+.PHONY: run test test-all test-only lint format bench install lock demo clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,11 +28,16 @@ run: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
-## test: lint, then the whole test suite (SQLite unless DATABASE_URL says otherwise)
+## test: lint, then the test suite (SQLite unless DATABASE_URL says otherwise), but for
+## the tests marked slow; test-all runs those too (CI does)
 test: lint test-only
 
+test-all: lint
+	$(MAKE) test-only PYTEST_MARKERS=
+
+PYTEST_MARKERS ?= not slow
 test-only: $(STAMP)
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -206,6 +206,8 @@ SPECTACULAR_SETTINGS = {
     # would answer 401 to a browser opening /api/docs/.
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # events/api/converters.py: ids in paths are strings
+    "PATH_CONVERTER_OVERRIDES": {"id": str},
     "APPEND_COMPONENTS": {
         "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}}
     },

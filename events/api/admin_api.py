@@ -202,6 +202,11 @@ class UpdateTenantItem(UpdateItemSerializer):
     name = NameField(required=False)
     FIELDS = {"customerId": "customer_id", "name": "name"}
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.keys() & self.FIELDS.keys():
+            raise serializers.ValidationError("give customerId or name (or both) to update.")
+        return attrs
+
 
 # -- output ------------------------------------------------------------------------------
 

@@ -146,6 +146,12 @@ class UserDetailView(APIView):
 
     def _write(self, request: Request, user_id: str, service: Any) -> Response:
         tenant = tenant_of(request)
+        # The id in the path is checked as the body's `id` of POST /users would be (a PUT
+        # may create the user).
+        try:
+            UpsertedUserSerializer().fields["id"].run_validation(user_id)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({"id": exc.detail}) from None
         body = UpdatedUserSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         user = service(

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -78,6 +79,14 @@ def json_bad_request(request: HttpRequest, exception: Exception | None = None) -
 
 def json_not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse({"error": "Not found"}, status=404)
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """The last route under /v1/ and /admin-api/v1/: any other path is a JSON 404, also
+    with DEBUG on (where Django answers its HTML debug page instead of handler404), and
+    for any method (no CSRF check: there is nothing here to protect)."""
+    return json_not_found(request)
 
 
 def json_server_error(request: HttpRequest) -> JsonResponse:

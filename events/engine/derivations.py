@@ -34,7 +34,8 @@ EVENT_FIELDS = ("local_date", "metric_id", "value", "attributes")
 
 
 class EventFacts(NamedTuple):
-    """One event as the derivations see it."""
+    """One event as the derivations see it. A field of EVENT_FIELDS that no registered
+    derivation `reads` may be None when the engine recomputes state from the log."""
 
     id: uuid.UUID
     timestamp: datetime

@@ -183,6 +183,10 @@ def save_applied(applied: Iterable[Applied]) -> None:
     )
 
 
+def _value(value: Any) -> Any:
+    return value if value is None else compact(value)  # None: not read
+
+
 def facts_of(rows: Iterable[tuple[Any, ...]]) -> list[EventFacts]:
     """EventFacts from (id, timestamp, local_date, metric id, value, attributes) rows
     (any of the last four may be None: not read)."""
@@ -192,7 +196,7 @@ def facts_of(rows: Iterable[tuple[Any, ...]]) -> list[EventFacts]:
             timestamp,
             local_date,
             metric_id,
-            value if value is None else compact(value),
+            _value(value),
             attributes,
         )
         for event_id, timestamp, local_date, metric_id, value, attributes in rows

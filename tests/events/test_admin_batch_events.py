@@ -156,6 +156,16 @@ BAD_ITEMS = [
         id="undeclared-user-attribute",
     ),
     pytest.param(event(timestamp="2999-01-01T00:00:00Z"), 422, "[2]: timestamp", id="future"),
+    pytest.param(
+        event(timestamp="0001-01-01T00:00:00Z"), 422, "[2].timestamp", id="before-the-calendar"
+    ),
+    pytest.param(event(value=0.0000001), 422, "[2].value", id="too-many-decimal-places"),
+    pytest.param(
+        {"key": "words", "user": {"id": "u9", "subscribeToEmails": True}, "value": 1},
+        400,
+        "[2]: user: subscribeToEmails",
+        id="subscribed-without-email",
+    ),
     pytest.param(event(idempotencyKey=5), 400, "[2].idempotencyKey", id="numeric-key"),
     # the same rule as an import_events line: one serializer serves both
     pytest.param(event(idempotencyKey=""), 400, "[2].idempotencyKey", id="empty-key"),
@@ -176,6 +186,44 @@ def test_one_bad_item_rejects_the_whole_batch_and_changes_nothing(
         assert response.json()["error"].startswith("[2]: Metric")
     assert not EventBatch.objects.exists()
     assert not Event.objects.exists() and not EndUser.objects.exists()
+
+
+def test_a_subscription_is_judged_with_the_email_an_earlier_item_set(api, owner, words, send):
+    """Items are validated as single events sent in the batch's order would be."""
+    items = [
+        {"key": "words", "user": {"id": "ann", "email": "ann@example.com"}, "value": 1},
+        {"key": "words", "user": {"id": "ann", "subscribeToEmails": True}, "value": 1},
+        {"key": "words", "user": {"id": "bob", "subscribeToEmails": False}, "value": 1},
+        {"key": "words", "user": {"id": "bob", "email": "bob@example.com"}, "value": 1},
+        {"key": "words", "user": {"id": "bob", "subscribeToEmails": True}, "value": 1},
+    ]
+    refused = send(api, items)
+    assert refused.status_code == 400 and refused.json()["error"].startswith("[4]: user:")
+
+    accepted = send(api, items[:4])
+
+    assert accepted.status_code == 202
+    ann = EndUser.objects.get(external_id="ann")
+    assert (ann.email, ann.subscribe_to_emails) == ("ann@example.com", True)
+    # Trophy keeps no email of a user who opted out: bob's stays unset.
+    assert EndUser.objects.get(external_id="bob").email is None
+
+
+def test_a_duplicate_item_changes_nothing_of_its_user(api, owner, words, send):
+    first = {
+        "key": "words",
+        "user": {"id": "ann", "name": "Ann"},
+        "value": 1,
+        "idempotencyKey": "k",
+    }
+    repeat = {**first, "user": {"id": "ann", "name": "Changed", "tz": "Asia/Tokyo"}}
+
+    assert send(api, [first, repeat]).status_code == 202
+    assert send(api, [repeat]).status_code == 202
+
+    user = EndUser.objects.get(external_id="ann")
+    assert (user.name, user.tz) == ("Ann", None)
+    assert Event.objects.count() == 1
 
 
 @pytest.mark.parametrize(

@@ -127,6 +127,23 @@ def test_update_renames_and_changes_customer_id(api, owner, outsider):
     assert outsider.tenant.name != "Hijack"
 
 
+def test_an_update_item_with_only_an_id_is_an_issue_not_an_update(api, owner):
+    c1 = create(api, {"customerId": "c1", "name": "C1"}).json()["created"][0]
+
+    response = api.patch(URL, [{"id": c1["id"]}, {"id": c1["id"], "name": "C2"}], format="json")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [t["name"] for t in body["updated"]] == ["C2"]
+    assert body["issues"] == [
+        {
+            "severity": "error",
+            "message": "give customerId or name (or both) to update.",
+            "id": c1["id"],
+        }
+    ]
+
+
 def test_update_with_a_non_array_body_is_400_and_changes_nothing(api, owner):
     response = api.patch(URL, {"id": str(owner.tenant.id), "name": "x"}, format="json")
 

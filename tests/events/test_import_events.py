@@ -152,6 +152,58 @@ def test_rerunning_the_same_file_imports_nothing_twice(owner, words, tmp_path):
     assert MetricTotal.objects.get(user__external_id="u1").total == 10
 
 
+def test_a_duplicate_line_changes_nothing_of_its_user(api, owner, words, tmp_path):
+    """A line whose event is already in the log (a re-run, or a repeated key in the file)
+    applies none of the user fields it carries, and later lines do not see them."""
+    path = write_lines(
+        tmp_path / "e.jsonl",
+        [
+            {
+                "key": "words",
+                "user": {"id": "ann", "tz": "Asia/Tokyo"},
+                "value": 1,
+                "timestamp": ts(1),
+            },
+            {
+                "key": "words",
+                "user": {"id": "ann", "name": "Ann"},
+                "value": 2,
+                "idempotencyKey": "k",
+            },
+            {
+                "key": "words",
+                "user": {"id": "ann", "name": "Dup"},
+                "value": 2,
+                "idempotencyKey": "k",
+            },
+        ],
+    )
+    run_import(path, owner.tenant)
+    user = EndUser.objects.get(external_id="ann")
+    assert (user.name, user.tz) == ("Ann", "Asia/Tokyo")
+    # The user changes since; a re-run of the file must not change it back.
+    assert (
+        api.put("/v1/users/ann", {"tz": "Europe/Paris", "name": "Anna"}, format="json").status_code
+        == 200
+    )
+    later = write_lines(
+        tmp_path / "later.jsonl",
+        [
+            *json.loads("[" + ",".join(path.read_text().splitlines()) + "]"),
+            # a new line after the duplicates: dated in the user's zone as it is now
+            {"key": "words", "user": {"id": "ann"}, "value": 4, "timestamp": ts(2, 23)},
+        ],
+    )
+
+    out, _err = run_import(later, owner.tenant)
+
+    assert "Imported 1 events" in out and "3 skipped as duplicates" in out
+    user.refresh_from_db()
+    assert (user.name, user.tz) == ("Anna", "Europe/Paris")
+    newest = Event.objects.get(value=4)
+    assert newest.local_date.isoformat() == "2025-03-03"  # 23:00 UTC is past midnight in Paris
+
+
 def test_identical_lines_in_one_file_are_distinct_events(owner, words, tmp_path):
     line = {"key": "words", "user": {"id": "u1"}, "value": 3, "timestamp": ts(1)}
     run_import(write_lines(tmp_path / "e.jsonl", [line, line]), owner.tenant)

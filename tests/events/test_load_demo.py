@@ -13,6 +13,7 @@ from io import StringIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -88,6 +89,7 @@ def post_printed_curl(output: str) -> tuple[int, dict]:
     return response.status_code, response.json()
 
 
+@pytest.mark.slow
 def test_full_demo_twice_creates_it_once_and_prints_a_working_key(db, tmp_path):
     credentials = tmp_path / "demo-credentials.json"
 

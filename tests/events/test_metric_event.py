@@ -154,6 +154,26 @@ def test_idempotent_replay_returns_202_and_changes_nothing(api, words):
     assert Event.objects.count() == 1 and MetricTotal.objects.get().total == 5
 
 
+def test_an_idempotent_replay_changes_nothing_of_the_user_either(api, owner, words):
+    """The user object sent with a repeat is not applied: a repeat changes nothing."""
+    AttributeFactory(tenant=owner.tenant, key="plan", type="user")
+    sent = {"id": "u1", "name": "Ann", "tz": "Europe/Paris", "attributes": {"plan": "free"}}
+    assert post(api, body={"user": sent, "value": 5}, HTTP_IDEMPOTENCY_KEY="k1").status_code == 201
+    user = EndUser.objects.get()
+    before = (user.name, user.tz, user.attributes, user.updated, user.derived_stamp)
+    changed = {"id": "u1", "name": "Bob", "tz": "Asia/Tokyo", "attributes": {"plan": "pro"}}
+
+    replay = post(api, body={"user": changed, "value": 5}, HTTP_IDEMPOTENCY_KEY="k1")
+
+    assert replay.status_code == 202
+    user.refresh_from_db()
+    assert (user.name, user.tz, user.attributes, user.updated, user.derived_stamp) == before
+    # A new event with the same user object does change it.
+    assert post(api, body={"user": changed, "value": 1}).status_code == 201
+    user.refresh_from_db()
+    assert (user.name, user.tz, user.attributes) == ("Bob", "Asia/Tokyo", {"plan": "pro"})
+
+
 def test_idempotency_key_is_scoped_to_user_and_metric(api, owner, words):
     from tests.factories import MetricFactory
 
@@ -218,7 +238,7 @@ def test_event_updates_supplied_user_fields_only(api, owner, words):
         ),
         ({"user": {"id": "u1"}, "value": 1, "timestamp": "yesterday"}, 400, "timestamp"),
         ({"user": {"id": "u1", "subscribeToEmails": True}, "value": 1}, 400, "subscribeToEmails"),
-        ([1, 2], 400, ""),
+        ([1, 2], 400, "Expected a dictionary, but got list."),
     ],
 )
 def test_bad_input_is_rejected_with_a_clear_error_and_changes_nothing(
