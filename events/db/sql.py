@@ -624,14 +624,15 @@ def insert_columns_ignoring_conflict(
     model: type[models.Model],
     *,
     columns: Mapping[str, list[Any]],
-    conflict: str,
+    conflict: str | None,
     constants: Mapping[str, Any] | None = None,
     returning: Sequence[str] = ("id",),
 ) -> list[tuple[Any, ...]]:
     """`insert_rows_ignoring_conflict` for rows given column-wise: `columns` maps field
     names to their values (lists of one length), `constants` fields to the one value
     every row has. With no `returning` columns, one empty tuple per row inserted (the
-    count alone, which costs the database and Python nothing per row)."""
+    count alone, which costs the database and Python nothing per row). With `conflict`
+    None, a plain INSERT (a conflicting row is an error)."""
     constants = constants or {}
     names = list(columns)
     values = list(columns.values())
@@ -652,7 +653,9 @@ def insert_columns_ignoring_conflict(
     for start in range(0, count, per_statement):
         part = [column[start : start + per_statement] for column in values]
         source, params, stage = _columns_source(model, constants, names, part)
-        sql = f"INSERT INTO {table} ({column_sql}) {source} ON CONFLICT {conflict} DO NOTHING"
+        sql = f"INSERT INTO {table} ({column_sql}) {source}"
+        if conflict is not None:
+            sql += f" ON CONFLICT {conflict} DO NOTHING"
         if returning:
             sql += f" RETURNING {back_sql}"
         returned, written = _execute(Statement(sql, params, fetch=bool(returning), stage=stage))

@@ -24,6 +24,7 @@ from django.db.models import F, Field, Value
 
 from ..db import stream
 from ..db.sql import (
+    Statement,
     insert_columns_ignoring_conflict,
     insert_ignoring_conflict_statement,
     insert_statement,
@@ -80,7 +81,13 @@ def record_event(
         event.id, event.timestamp, event.local_date, event.metric_id, value, event.attributes
     )
     applied = Applied.of(user)
-    contribution: Contribution = (user.pk, event.metric_id, event.local_date, value, facts[5])
+    contribution: Contribution = (
+        user.pk,
+        event.metric_id,
+        event.local_date,
+        value,
+        facts.attributes,
+    )
     then = upsert_statements(
         tenant.pk, REGISTRY.additive, [contribution], returning=True, guard=True
     )
@@ -120,7 +127,8 @@ def record_event(
 
 def _effect_statements(
     tenant_id: uuid.UUID, user_id: int, effects: dict[str, list[Effect]]
-) -> list[Any]:
+) -> list[Statement]:
+    """The inserts of one user's effect rows, in the form `insert_then` runs."""
     statements = []
     for derivation in REGISTRY.sequential:
         rows = effects.get(derivation.name)

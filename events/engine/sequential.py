@@ -168,7 +168,7 @@ def write_effects(
             derivation.effect_model,
             constants={"tenant": tenant_id},
             columns=columns,
-            conflict="",
+            conflict=None,  # written once: a user's effect rows are deleted before
             returning=(),
         )
 

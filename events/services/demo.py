@@ -366,7 +366,7 @@ def demo_load(
     metrics = _ensure_config(tenant)
     # The day the demo was first loaded: dropouts and newcomers are dated from it, so
     # later runs agree with the first about everyone's history.
-    anchor = tenant.created.astimezone(UTC).date()
+    anchor = local_date(tenant.created, "UTC")
     users = _demo_users(anchor, seed, user_count)
     user_pks, created_users = _ensure_users(tenant, users, now)
     created_events = _load_events(tenant, users, user_pks, metrics, anchor, now, seed)
