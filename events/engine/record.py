@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import groupby
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from django.db import connection, connections, transaction
-from django.db.models import F, Field, Value
+from django.db.models import F, TextField, Value
 
 from ..db import stream
 from ..db.sql import (
@@ -397,7 +397,7 @@ def _from_log(
     # the others, which are then not decoded.
     reads = set(EVENT_FIELDS) if additive else REGISTRY.reads()
     columns = [
-        name if field in reads else Value(None, cast(Field, Event._meta.get_field(name)))
+        name if field in reads else Value(None, output_field=TextField())
         for field, name in zip(EVENT_FIELDS, LOG_COLUMNS, strict=True)
     ]
     read = deleted = 0

@@ -168,7 +168,7 @@ def write_effects(
             derivation.effect_model,
             constants={"tenant": tenant_id},
             columns=columns,
-            conflict=None,  # written once: a user's effect rows are deleted before
+            conflict=None,  # a user's effect rows are deleted before they are written again
             returning=(),
         )
 

@@ -6,8 +6,12 @@ are seen in time order (SEMANTICS Part B §3.3: the first event of a period exte
 streak, and a period once evaluated stays as it was), so the state is the run still
 going, `{"start": first day, "end": last day}` (ISO dates); an event on a day after the
 run's last day either extends it (the next day) or, after a gap, ends it, which appends
-the ended run to `StreakRun`. An event dated on or before the run's last day (a second
-event that day, or a time zone change westwards) changes nothing.
+the ended run to `StreakRun` when it lasted two days or more. A run of one day is not
+written: every satisfied day outside a stored run is one (the daily rollups tell which
+days had events), and in a year of sparse activity runs of one day are most runs (three
+in four of a backfill's benchmark users': writing them doubled the cost of recomputing
+its users' streaks, docs/benchmarks.md). An event dated on or before the run's last day
+(a second event that day, or a time zone change westwards) changes nothing.
 
 How long the streak is depends on "today" in the user's time zone when it is read
 (`view`): the run counts while its last day is today or yesterday (the user still has
@@ -45,8 +49,8 @@ def step(state: State, event: EventFacts, config: TenantConfig) -> tuple[State, 
     if day - end == ONE_DAY:
         return {"start": state["start"], "end": text}, []
     start = date.fromisoformat(state["start"])
-    ended = (start, end, (end - start).days + 1)
-    return {"start": text, "end": text}, [ended]
+    length = (end - start).days + 1
+    return {"start": text, "end": text}, [(start, end, length)] if length > 1 else []
 
 
 STREAK = Sequential(

@@ -118,10 +118,11 @@ class DailyRollup(models.Model):
 
 
 class StreakRun(models.Model):
-    """A run of consecutive satisfied streak periods that has ended (the default daily
-    streak: consecutive active days). The run still going lives in the user's
-    sequential state (engine/streak.py); a run is written here when the next satisfied
-    period comes after a gap. Wrapped's longest streak reads them."""
+    """A run of two or more consecutive satisfied streak periods that has ended (the
+    default daily streak: consecutive active days). The run still going lives in the
+    user's sequential state (engine/streak.py); a run is written here when the next
+    satisfied period comes after a gap. A satisfied period outside every stored run is a
+    run of one (engine/streak.py says why those are not stored)."""
 
     tenant = models.ForeignKey(
         Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False

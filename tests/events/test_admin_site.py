@@ -66,8 +66,8 @@ def populated(owner, api, words):
         EVENT_URL.format("words"), {**body, "attributes": {"source": "web"}}, format="json"
     )
     assert response.status_code == 201
-    # Two days apart: the first day's run of the streak has ended (a StreakRun).
-    for timestamp in ("2026-01-01T12:00:00Z", "2026-01-03T12:00:00Z"):
+    # Two days in a row, then a gap: that run of the streak has ended (a StreakRun).
+    for timestamp in ("2026-01-01T12:00:00Z", "2026-01-02T12:00:00Z", "2026-01-04T12:00:00Z"):
         response = api.post(
             EVENT_URL.format("words"), {**body, "timestamp": timestamp}, format="json"
         )

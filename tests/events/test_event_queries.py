@@ -33,8 +33,9 @@ Event attributes: no query more; the daily rollup's upsert adds the event to the
   sums per attribute value, a column of the same row (events/attribute_sums.py).
 User whose fields change: no query more: the changed columns are written by the user
   UPDATE of the write, so only if the event is new (an idempotent repeat changes nothing).
-An event after a gap of days: one part more in the write, the INSERT of the ended run of
-  the streak (a StreakRun, the sequential derivation's effect).
+An event after a gap of days, when the streak's run had lasted two days or more: one part
+  more in the write, the INSERT of the ended run (a StreakRun, the sequential
+  derivation's effect).
 Idempotent replay: auth, user, the write whose INSERT conflicts (nothing is written; on
   SQLite nothing after the insert is sent), SELECT the original event's id with the
   current total as a subquery. The streak comes from the user's state: no read.
@@ -205,15 +206,18 @@ def test_user_whose_fields_change_costs_nothing_more(warm, queries):
 
 def test_an_event_after_a_gap_appends_the_ended_streak_run(warm, queries, settings):
     settings.API_KEY_LAST_USED_RESOLUTION_SECONDS = 10 * 86400  # no key touch after days
+    now = timezone.now()
+    with time_machine.travel(now + timedelta(days=1)):  # a run of two days
+        assert post(warm, {"user": {"id": "u1"}, "value": 1}).status_code == 201
     with (
-        time_machine.travel(timezone.now() + timedelta(days=3)),
+        time_machine.travel(now + timedelta(days=4)),
         queries([AUTH, USER, *write(*DERIVED, "events_streakrun", USER_UPDATE)]),
     ):
         response = post(warm, {"user": {"id": "u1"}, "value": 2})
 
     assert response.status_code == 201
     assert response.json()["currentStreak"]["length"] == 1
-    assert StreakRun.objects.get().length == 1
+    assert StreakRun.objects.get().length == 2
 
 
 def test_a_late_event_recomputes_the_users_sequential_state_from_the_log(warm, queries):

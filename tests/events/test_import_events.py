@@ -436,7 +436,11 @@ def test_large_chunks_give_the_same_state_as_small_ones(owner, second_tenant, tm
             "user": {"id": f"u{i % 60}", **({"tz": "Asia/Tokyo"} if i % 3 == 0 else {})},
             "value": (i % 7) - 2.5 if i % 2 else i % 5,
             **({"attributes": {"source": ["ios", "web"][i % 3 % 2]}} if i % 4 else {}),
-            "timestamp": (datetime(2025, 3, 1, tzinfo=UTC) + timedelta(hours=5 * i)).isoformat(),
+            # each user's events on days 0, 1, 3, 4, 5: a streak run that ended, one going
+            "timestamp": (
+                datetime(2025, 3, 1, tzinfo=UTC)
+                + timedelta(days=i // 60 + (i // 60 >= 2), hours=i % 24)
+            ).isoformat(),
         }
         for i in range(300)
     ]

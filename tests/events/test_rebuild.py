@@ -55,6 +55,7 @@ EVENTS: list[tuple[str, str, Any, dict[str, str], datetime]] = [
     ("ann", "lessons", 1, {"source": "web"}, NOW - timedelta(days=2)),
     ("ann", "words", -4, {"source": "web"}, NOW - timedelta(days=1)),
     ("bob", "words", 7, {}, NOW - timedelta(days=2, hours=20)),
+    ("bob", "lessons", 2, {}, NOW - timedelta(days=2)),  # two days in a row, then a gap
     ("bob", "words", 0.001, {"source": "ios"}, NOW - timedelta(hours=2)),
     ("bob", "lessons", 3, {"source": "ios"}, NOW - timedelta(hours=1)),
 ]
@@ -92,8 +93,8 @@ def test_rebuild_of_an_unchanged_log_changes_nothing_but_the_stamps(history):
     out = rebuild(history)
 
     assert snapshot(history) == before
-    assert "from 7 events" in out
-    assert "metric totals 4, daily rollups 6, streak runs 1." in out
+    assert "from 8 events" in out
+    assert "metric totals 4, daily rollups 7, streak runs 1." in out
     assert all(stamps(history)[user] > stamp for user, stamp in stamped.items())
 
 
@@ -102,7 +103,7 @@ def test_replay_is_an_alias_of_rebuild(history):
 
     out = rebuild(history, command="replay")
 
-    assert snapshot(history) == before and "from 7 events" in out
+    assert snapshot(history) == before and "from 8 events" in out
 
 
 def test_rebuild_restores_deleted_and_corrupted_rows(history):
@@ -190,7 +191,7 @@ def test_rebuild_writes_in_several_chunks(history, monkeypatch):
 
     result = derived_state_rebuild(tenant=history, progress=chunks.append)
 
-    assert chunks == [4, 3] and result.events == 7  # ann's four events, then bob's three
+    assert chunks == [4, 4] and result.events == 8  # ann's four events, then bob's four
     assert snapshot(history) == before
 
 
