@@ -37,7 +37,7 @@ from ..services.batches import MAX_BATCH_ITEMS, batch_accept
 from ..services.events import EventInput
 from ..tasks import enqueue_batch
 from .auth import ApiContext, tenant_of
-from .bodies import attribute_json, issue_json, metric_json, tenant_json
+from .bodies import attribute_json, batch_accepted_json, bulk_json, metric_json, tenant_json
 from .errors import first_error
 from .openapi import TENANT_HEADER, errors, ref
 from .serializers import BatchEventSerializer, StrictCharField
@@ -214,34 +214,22 @@ class UpdateTenantItem(UpdateItemSerializer):
 def created_response(
     result: services.BulkResult[Any], issues: list[Issue], shape: Callable[[Any], dict[str, Any]]
 ) -> Response:
-    all_issues = sorted([*issues, *result.issues], key=lambda issue: issue.index or 0)
-    return Response(
-        {
-            "created": [shape(obj) for obj in result.done],
-            "issues": [issue_json(i) for i in all_issues],
-        },
-        status=status.HTTP_201_CREATED if result.done else status.HTTP_200_OK,
-    )
+    """201 when at least one item was created, else 200 (SEMANTICS §10.1); the issues in
+    the order of the items they are about (all located by index)."""
+    code = status.HTTP_201_CREATED if result.done else status.HTTP_200_OK
+    ordered = sorted([*issues, *result.issues], key=lambda issue: issue.index or 0)
+    return Response(bulk_json("created", result.done, ordered, shape), status=code)
 
 
 def updated_response(
     result: services.BulkResult[Any], issues: list[Issue], shape: Callable[[Any], dict[str, Any]]
 ) -> Response:
-    return Response(
-        {
-            "updated": [shape(obj) for obj in result.done],
-            "issues": [issue_json(i) for i in [*issues, *result.issues]],
-        }
-    )
+    """The items the request layer refused come first, then those the service refused."""
+    return Response(bulk_json("updated", result.done, [*issues, *result.issues], shape))
 
 
 def deleted_response(result: services.BulkResult[str]) -> Response:
-    return Response(
-        {
-            "deleted": [{"id": deleted} for deleted in result.done],
-            "issues": [issue_json(i) for i in result.issues],
-        }
-    )
+    return Response(bulk_json("deleted", result.done, result.issues, lambda d: {"id": d}))
 
 
 def organization_of(request: Request) -> Organization:
@@ -526,4 +514,4 @@ class MetricBatchEventsView(APIView):
             now=timezone.now(),
             enqueue=enqueue_batch,
         )
-        return Response({"accepted": len(items)}, status=status.HTTP_202_ACCEPTED)
+        return Response(batch_accepted_json(len(items)), status=status.HTTP_202_ACCEPTED)

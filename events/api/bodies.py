@@ -9,8 +9,9 @@ view answers with that type (SEMANTICS A6).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..engine.streak import StreakView
 from ..models import Attribute, EndUser, Metric, Tenant
@@ -155,3 +156,21 @@ def issue_json(issue: Issue) -> dict[str, Any]:
     if issue.id is not None:
         body["id"] = issue.id
     return body
+
+
+T = TypeVar("T")
+
+
+def bulk_json(
+    done_key: str, done: list[T], issues: list[Issue], shape: Callable[[T], dict[str, Any]]
+) -> dict[str, Any]:
+    """A bulk Admin API answer: `{created|updated|deleted: [...], issues: [...]}`."""
+    return {
+        done_key: [shape(obj) for obj in done],
+        "issues": [issue_json(issue) for issue in issues],
+    }
+
+
+def batch_accepted_json(count: int) -> dict[str, Any]:
+    """Trophy's `BatchEventsResponse`."""
+    return {"accepted": count}
