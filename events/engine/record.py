@@ -167,25 +167,31 @@ class EventColumns:
 class RecordedMany(NamedTuple):
     inserted: set[uuid.UUID] | None  # the new events' ids; None: all of them
     new: int  # how many were new
-    stale: set[int]  # users whose sequential state lags the log since these events
+    stale: set[int]  # users marked stale by these events (others were already)
 
 
 def record_events(
     *,
     tenant: Tenant,
-    config: TenantConfig,
     events: EventColumns,
     applied: dict[int, Applied],
     received_at: datetime,
 ) -> RecordedMany:
     """Insert many events, skipping those whose idempotency key was seen, and apply the
-    new ones: additive state set-based, sequential state per user in order from
-    `applied` (what `lock_users` returned for every user of `events`, locked by this
-    transaction), or, for a user whose new events are not all after its newest applied
-    one, marked stale for `recompute_stale` (and then left alone: a stale user's state,
-    newest event and stamp are all set when it is recomputed, and nothing derived from
-    it counts as fresh meanwhile, see EndUser.sequential_stale). `applied` is updated in
-    place."""
+    new ones: additive state set-based; the sequential state of every user with new
+    events is marked stale, for `recompute_stale` to compute from the log once the bulk
+    load is done (callers run it at the end). `applied` is what `lock_users` returned
+    for every user of `events`, locked by this transaction; it is updated in place.
+
+    Why not fold each chunk's events into the stored state: a bulk load in no order of
+    time would recompute a user again for every chunk that brings an older event, and
+    one in order would rewrite every user's state for every chunk (a user is in nearly
+    every chunk of a year's backfill sorted by time). One pass over each user's log at
+    the end costs less than either (1,000,000 events sorted by time: 57 s of chunks
+    folding them, 44 s marking users stale plus 3.3 s recomputing them). Meanwhile a
+    stale user's sequential state lags the log and nothing derived from it counts as
+    fresh (EndUser.sequential_stale); its next event, a re-run or `rebuild` also
+    recompute it."""
     if not len(events):
         return RecordedMany(None, 0, set())
     returned = insert_columns_ignoring_conflict(
@@ -204,15 +210,15 @@ def record_events(
         conflict=IDEMPOTENCY_CONFLICT,
         returning=(),  # only how many: the usual answer is "all of them"
     )
-    rows = zip(
-        events.ids,
-        events.users,
-        events.metrics,
-        events.values,
-        events.attributes,
-        events.timestamps,
-        events.local_dates,
-        strict=True,
+    contributions: list[Contribution] = list(
+        zip(
+            events.users,
+            events.metrics,
+            events.local_dates,
+            events.values,
+            events.attributes,
+            strict=True,
+        )
     )
     inserted: set[uuid.UUID] | None = None
     if len(returned) < len(events):
@@ -221,46 +227,17 @@ def record_events(
         inserted = set(
             Event.objects.filter(pk__in=events.ids).values_list("pk", flat=True).iterator()
         )
-        rows = (row for row in list(rows) if row[0] in inserted)  # type: ignore[assignment]
-    new = list(rows)
-    apply_additive(
-        tenant.pk,
-        REGISTRY.additive,
-        [(user, metric, day, value, attrs) for _id, user, metric, value, attrs, _ts, day in new],
-    )
-    # A stale user's state, newest event and stamp are all set when it is recomputed
-    # from the log (nothing derived from it counts as fresh meanwhile): it needs nothing
-    # here, which in a backfill in no order of time is nearly every user.
-    by_user: dict[int, list[EventFacts]] = {}
-    for event_id, user, metric, value, attrs, timestamp, day in new:
-        if applied[user].stale:
-            continue
-        facts = EventFacts(event_id, timestamp, day, metric, value, attrs)
-        found = by_user.get(user)
-        if found is None:
-            by_user[user] = [facts]
-        else:
-            found.append(facts)
-    effects: dict[int, dict[str, list[Effect]]] = {}
-    stale: set[int] = set()
-    changed: list[Applied] = []
-    for user, facts_list in by_user.items():
-        before = applied[user]
-        facts_list.sort(key=_order)
-        if before.continues_with(facts_list[0]):
-            before.state, effects[user] = fold(REGISTRY, before.state, facts_list, config)
-            before.newest = facts_list[-1].order
-        else:
-            before.stale = True
-            stale.add(user)
-        changed.append(before)
-    write_effects(REGISTRY, tenant.pk, effects)
-    save_applied(changed)
-    return RecordedMany(inserted, len(new), stale)
-
-
-def _order(facts: EventFacts) -> tuple[datetime, uuid.UUID]:
-    return (facts.timestamp, facts.id)
+        contributions = [
+            contribution
+            for event_id, contribution in zip(events.ids, contributions, strict=True)
+            if event_id in inserted
+        ]
+    apply_additive(tenant.pk, REGISTRY.additive, contributions)
+    stale = {user for user, *_ in contributions if not applied[user].stale}
+    for user in stale:
+        applied[user].stale = True
+    save_applied(applied[user] for user in stale)
+    return RecordedMany(inserted, len(contributions), stale)
 
 
 def recompute_stale(

@@ -302,12 +302,9 @@ def _load_events(
         local_dates=[day for *_head, day, _k in rows],
         keys=[ikey for *_head, ikey in rows],
     )
-    config = tenant_config(tenant)
     applied = lock_users(user_pks.values())
-    record_events(tenant=tenant, config=config, events=events, applied=applied, received_at=now)
-    # A top-up only adds events newer than the ones loaded, but should a user's arrive
-    # late, the engine recomputes its sequential state here.
-    recompute_stale(tenant=tenant, config=config)
+    record_events(tenant=tenant, events=events, applied=applied, received_at=now)
+    recompute_stale(tenant=tenant, config=tenant_config(tenant))
     return len(rows)
 
 

@@ -17,10 +17,11 @@ line has an idempotency key (its own, or one derived from the line), so nothing 
 imported twice. A line whose event is a duplicate changes nothing, not even the user
 fields it carries (SEMANTICS A2).
 
-Users whose new events are older than what the engine had applied to them (a file not
-sorted by time) get their sequential state recomputed from the log once, at the end
-(`engine.recompute_stale`); until then it lags, and an interrupted import leaves them
-marked, which the next event of the user, a re-run or `rebuild` finishes.
+The users that receive events have their sequential state (the streak, and what later
+features register) recomputed from the log once, at the end (`engine.recompute_stale`),
+whatever the order of the file's lines; until then it lags, and an interrupted import
+leaves them marked stale, which the next event of the user, a re-run or `rebuild`
+finishes.
 
 On PostgreSQL, parsing and validating the lines runs in a forked process (it never
 touches the database) while the importing process writes the previous chunks, and two
@@ -515,7 +516,7 @@ def _import_chunk(
             # file whose lines carry user fields that have changed since).
             try:
                 with transaction.atomic():
-                    recorded, created = _write(tenant, config, plan, applied, now)
+                    recorded, created = _write(tenant, plan, applied, now)
                     seen = _logged_lines(plan, recorded.inserted) & plan.changing_lines
                     if seen:
                         raise _Again(seen)
@@ -546,7 +547,7 @@ class _Again(Exception):
 
 
 def _write(
-    tenant: Tenant, config: TenantConfig, plan: _Plan, applied: dict[int, Applied], now: datetime
+    tenant: Tenant, plan: _Plan, applied: dict[int, Applied], now: datetime
 ) -> tuple[Any, int]:
     """Create the plan's new users, record its events and write its user changes;
     return the engine's outcome and how many users were created."""
@@ -554,9 +555,7 @@ def _write(
     for user in plan.new_users.values():
         applied.setdefault(user.pk, Applied(user.pk, None, {}, False))
     plan.events.users = [user.pk for user in plan.row_users]
-    recorded = record_events(
-        tenant=tenant, config=config, events=plan.events, applied=applied, received_at=now
-    )
+    recorded = record_events(tenant=tenant, events=plan.events, applied=applied, received_at=now)
     return recorded, created
 
 
