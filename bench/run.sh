@@ -3,10 +3,11 @@
 # the same run, on fresh PostgreSQL databases that are dropped afterwards (also on
 # failure or Ctrl-C). Results: a table on stdout, JSON and Markdown in bench/out/.
 #
-#   1. HTTP: POST /v1/metrics/{key}/event vs two baselines: POST /bench/baseline
-#      (bench/baseline, served by the same gunicorn as the event endpoint, with the
-#      project's settings and middleware) and POST /event of bench/standalone (a minimal
-#      DRF app with its own settings: no project middleware, no authentication), served
+#   1. HTTP: POST /v1/metrics/{key}/event vs two baselines, both the view of
+#      bench/standalone (one INSERT and one counter upsert in a transaction): at
+#      POST /bench/baseline, served by the same gunicorn as the event endpoint, with the
+#      project's settings and middleware (the in-project baseline), and at POST /event
+#      with its own settings (no project middleware, no authentication), served
 #      by a second gunicorn started with the same flags (GUNICORN_FLAGS: BENCH_WORKERS
 #      sync workers) on 127.0.0.1, same database. All three are loaded by wrk (2 threads,
 #      BENCH_CONNECTIONS connections) with bench/event.lua: a warm-up of BENCH_WARMUP s
@@ -160,8 +161,6 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
     KEY=$(new_database "$HTTP_DB")
     export DATABASE_URL="$PG_URL/$HTTP_DB"
     "$PY" -m bench.prepare >/dev/null
-    # The standalone baseline's own tables, in the same database, by its own settings.
-    "$PY" -m django migrate --settings=bench.standalone.settings --noinput -v0
 
     PORT=$(free_port)
     start_gunicorn trophy_site.wsgi:application "$PORT" "$OUT/gunicorn.log"
@@ -244,8 +243,7 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
 
     psql -Atd "$HTTP_DB" -c "SELECT 'events ' || count(*) FROM events_event" \
         -c "SELECT 'users ' || count(*) FROM events_enduser" \
-        -c "SELECT 'baseline rows ' || count(*) FROM bench_baseline_baselineevent" \
-        -c "SELECT 'standalone rows ' || count(*) FROM bench_standalone_standaloneevent" \
+        -c "SELECT 'baseline rows (both baselines) ' || count(*) FROM bench_standalone_standaloneevent" \
         >"$OUT/http-db-counts.txt"
     stop_gunicorns
     unset DATABASE_URL

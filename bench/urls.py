@@ -1,11 +1,11 @@
-"""The project's URLs plus `/bench/baseline` (see bench/baseline/views.py)."""
+"""The project's URLs plus `/bench/baseline`: the standalone baseline's view (bench/standalone/views.py)."""
 
 from django.urls import include, path
 
-from bench.baseline.views import BaselineView
+from bench.standalone.views import EventView
 
 urlpatterns = [
-    path("bench/baseline", BaselineView.as_view()),
+    path("bench/baseline", EventView.as_view()),
     path("", include("trophy_site.urls")),
 ]
 

@@ -191,6 +191,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["events.api.auth.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["events.api.parsers.ExactJSONParser"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "events.api.parsers.JSONOnlyNegotiation",
     "EXCEPTION_HANDLER": "events.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["events.api.throttling.OrganizationRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

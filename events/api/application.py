@@ -36,7 +36,7 @@ from .bodies import (
 from .errors import UNPROCESSABLE
 from .openapi import TENANT_HEADER, array_of, errors, ref
 from .serializers import (
-    EventBodySerializer,
+    EVENT_BODY,
     PreferencesBodySerializer,
     UpdatedUserSerializer,
     UpsertedUserSerializer,
@@ -71,8 +71,7 @@ class MetricEventView(APIView):
     def post(self, request: Request, key: str) -> Response:
         tenant = tenant_of(request)
         config = tenant_config(tenant)
-        body = EventBodySerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        data = EVENT_BODY.validate_object(request.data)
         idempotency_key = request.META.get(IDEMPOTENCY_HEADER) or None
         if idempotency_key is not None and len(idempotency_key) > 255:
             raise serializers.ValidationError(
@@ -82,7 +81,6 @@ class MetricEventView(APIView):
                     )
                 }
             )
-        data = body.validated_data
         outcome = event_record(
             tenant=tenant,
             config=config,

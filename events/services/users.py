@@ -151,6 +151,8 @@ def user_lock_or_create(
 def user_changed_fields(user: EndUser, changes: dict[str, Any]) -> dict[str, Any]:
     """The fields `changes` would change on `user`, with their new values; `user` itself
     is left as it is."""
+    if not changes:
+        return {}
     candidate = copy.copy(user)
     return {name: getattr(candidate, name) for name in apply_user_changes(candidate, changes)}
 
