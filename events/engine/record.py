@@ -243,9 +243,9 @@ def record_events(
 def recompute_stale(
     *, tenant: Tenant, config: TenantConfig, workers: int = 1, users_per_transaction: int = 1000
 ) -> int:
-    """Recompute the sequential state of every user of `tenant` marked stale (a bulk
-    import received events older than what it had applied), a transaction per
-    `users_per_transaction` users, each locked. Returns how many were recomputed.
+    """Recompute from the log the sequential state of every user of `tenant` marked
+    stale (by a bulk load, `record_events`), a transaction per `users_per_transaction`
+    users, each locked. Returns how many were recomputed.
 
     On PostgreSQL, outside a transaction, `workers` forked processes share the users
     (by id), each with its own connection. Reading a user's log and folding it is
