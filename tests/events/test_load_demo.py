@@ -31,10 +31,12 @@ from events.models import (
     Metric,
     MetricTotal,
     Organization,
+    StreakRun,
     Tenant,
 )
 from events.services.demo import demo_load
-from tests.derived import attribute_rows
+from events.services.rebuild import derived_state_rebuild
+from tests.derived import attribute_rows, derived_state
 
 
 def load(credentials: Path, users: int | None = None) -> str:
@@ -155,6 +157,21 @@ def test_derived_totals_and_rollups_equal_sums_of_the_events(db, tmp_path):
     assert totals and totals == from_events
     assert daily == daily_from_events
     assert attribute_rollups == dict(by_source)
+
+
+def test_the_demo_goes_through_the_engine_as_every_path_does(db, tmp_path):
+    """Every derivation the engine registers (streaks included) is what a rebuild from the
+    demo's event log gives, and no user is left stale."""
+    load(tmp_path / "c.json", users=8)
+    tenant = Organization.objects.get(name="Demo").default_tenant
+    assert tenant is not None
+    loaded = derived_state(tenant)
+    assert StreakRun.objects.exists()
+    assert not EndUser.objects.filter(sequential_stale=True).exists()
+
+    derived_state_rebuild(tenant=tenant)
+
+    assert derived_state(tenant) == loaded
 
 
 def test_local_dates_are_each_users_calendar_date(db, tmp_path):
