@@ -6,20 +6,20 @@ the same query. Writes that carry a rule go through the same services as the API
 organizations get their default tenant from `organization_create`, keys come from
 `api_key_create` (the secret is shown once and never stored, not even in a message
 cookie), and configuration edits bump the tenant's config version. The event log and
-derived state are read-only: the log is append-only and the rest is rebuilt by `replay`.
+derived state are read-only: the log is append-only and the rest is rebuilt by `rebuild`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten
-from django.db.models import Model, QuerySet, Sum
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -29,7 +29,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 
 from .attribute_sums import number_text
-from .engine import local_date
 from .models import (
     ApiKey,
     Attribute,
@@ -44,6 +43,7 @@ from .models import (
     Tenant,
 )
 from .models.config import ConfigStatus
+from .selectors.users import user_recent_activity
 from .services.admin_config import (
     BulkResult,
     Change,
@@ -657,7 +657,7 @@ class MetricTotalInline(admin.TabularInline):
     total_as_written = number_display("total")
     extra = 0
     can_delete = False
-    verbose_name_plural = "metric totals (derived; rebuilt by replay)"
+    verbose_name_plural = "metric totals (derived; rebuilt by rebuild)"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MetricTotal]:
         return super().get_queryset(request).select_related("metric")
@@ -714,19 +714,8 @@ class EndUserAdmin(BaseAdmin):
 
     @admin.display(description=f"last {ACTIVITY_DAYS} days")
     def activity(self, obj: EndUser) -> str:
-        last = local_date(timezone.now(), obj.tz or obj.tenant.default_timezone)
-        first = last - timedelta(days=ACTIVITY_DAYS - 1)
-        # One query, served by the rollups' (user, local_date, metric) unique index.
-        counts = dict(
-            DailyRollup.objects.filter(
-                tenant_id=obj.tenant_id, user_id=obj.pk, local_date__range=(first, last)
-            )
-            .order_by()
-            .values("local_date")
-            .annotate(events=Sum("event_count"))
-            .values_list("local_date", "events")
-        )
-        return activity_svg([first + timedelta(days=i) for i in range(ACTIVITY_DAYS)], counts)
+        days, counts = user_recent_activity(user=obj, days=ACTIVITY_DAYS, now=timezone.now())
+        return activity_svg(days, counts)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

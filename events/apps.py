@@ -6,7 +6,7 @@ from django.db.backends.signals import connection_created
 
 def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
     """SQLite's form of the SQL function the daily rollup upsert calls (on PostgreSQL,
-    migration 0007 creates it in the database)."""
+    migration 0001 creates it in the database)."""
     if connection.vendor == "sqlite":
         from .attribute_sums import ADD_FUNCTION, add_texts
 

@@ -10,7 +10,7 @@ notation without trailing zeros, never a float's approximation) and, when the co
 read whole, read back as `Decimal` (`Decoder`), so they are as exact as the rollup's own
 `total`. (A key path read in SQL, `by_attribute__device__ios__0`, is the database's
 number: a float on SQLite.) Events are added to a row with `add`, which the upsert calls
-as the SQL function `ADD_FUNCTION`: PL/pgSQL on PostgreSQL, created by migration 0007;
+as the SQL function `ADD_FUNCTION`: PL/pgSQL on PostgreSQL, created by migration 0001;
 this module's `add_texts` on SQLite, registered on every connection (`events.apps`).
 Both write the same numbers.
 
@@ -19,9 +19,9 @@ its user's day already holds. Attributes are meant for a few values each (a devi
 plan, a language); an attribute with a new value on every event (an id) makes a user's
 busy day quadratic in its events. docs/architecture.md says so.
 
-Why a column and not a table of its own (until migration 0007, `DailyAttributeRollup`,
-one row per day and attribute value): that table took two rows and six index entries
-per imported event here, a third of PostgreSQL's work in `import_events`; the JSON adds a
+Why a column and not a table of its own (as the foundation first had,
+`DailyAttributeRollup`, one row per day and attribute value): that table took two rows
+and six index entries per imported event here, a third of PostgreSQL's work in `import_events`; the JSON adds a
 few dozen bytes to a row that is written anyway. Its readers (Wrapped's `byAttribute`)
 read a user's daily rollups of a metric for a period, which now carry the breakdown.
 """

@@ -117,7 +117,8 @@ def query_ids(request: Request) -> list[str]:
 
 
 class PageQuerySerializer(serializers.Serializer):
-    skip = serializers.IntegerField(min_value=0, default=0)
+    # A bound the database's bigint takes (a larger skip would be a 500, not a 422).
+    skip = serializers.IntegerField(min_value=0, max_value=2**62, default=0)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_BULK_ITEMS, default=10)
 
 

@@ -70,8 +70,9 @@ class EventValueField(serializers.Field):
         exact = Decimal(repr(data)) if isinstance(data, float) else Decimal(data)
         if not exact.is_finite():
             self.fail("invalid")
-        # Range first: quantizing a huge number (1e30) overflows Decimal's precision.
-        if abs(exact) > MAX_ABS_VALUE:
+        # Range first, without the decimal context (abs() of 1e1000000 overflows it),
+        # since quantizing a huge number (1e30) overflows Decimal's precision.
+        if exact.copy_abs() > MAX_ABS_VALUE:
             raise serializers.ValidationError(self.error_messages["range"], code=UNPROCESSABLE)
         if not fits_places(exact):
             raise serializers.ValidationError(self.error_messages["places"], code=UNPROCESSABLE)

@@ -1,8 +1,7 @@
 """Reads compiled to SQL once per process, for the hot path.
 
-Compiling a queryset costs Django 250-300 µs (measured here for the three reads every
-event makes: the API key, the user, the streak's active days), more than the database
-takes to answer them. A `PreparedQuery` builds its queryset once with sample values,
+Compiling a queryset costs Django 250-300 µs (measured here for the reads every event
+makes: the API key, the user), more than the database takes to answer them. A `PreparedQuery` builds its queryset once with sample values,
 keeps the compiled SQL, the compiler and its result converters, and then only binds new
 parameter values: the results still go through Django's converters and `Model.from_db`
 (and `select_related` population), so callers get exactly what the queryset would have

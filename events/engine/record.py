@@ -10,6 +10,7 @@ twice.
 from __future__ import annotations
 
 import multiprocessing
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -92,7 +93,7 @@ def record_event(
         tenant.pk, REGISTRY.additive, [contribution], returning=True, guard=True
     )
     values: dict[str, Any] = dict(user_fields)
-    late = not applied.continues_with(facts)
+    late = not applied.continues_with(facts, REGISTRY)
     after = applied.state
     if late:
         values["sequential_stale"] = True
@@ -167,7 +168,6 @@ class EventColumns:
 class RecordedMany(NamedTuple):
     inserted: set[uuid.UUID] | None  # the new events' ids; None: all of them
     new: int  # how many were new
-    stale: set[int]  # users marked stale by these events (others were already)
 
 
 def record_events(
@@ -193,7 +193,7 @@ def record_events(
     fresh (EndUser.sequential_stale); its next event, a re-run or `rebuild` also
     recompute it."""
     if not len(events):
-        return RecordedMany(None, 0, set())
+        return RecordedMany(None, 0)
     returned = insert_columns_ignoring_conflict(
         Event,
         constants={"tenant": tenant.pk, "received_at": received_at},
@@ -237,7 +237,7 @@ def record_events(
     for user in stale:
         applied[user].stale = True
     save_applied(applied[user] for user in stale)
-    return RecordedMany(inserted, len(contributions), stale)
+    return RecordedMany(inserted, len(contributions))
 
 
 def recompute_stale(
@@ -273,15 +273,25 @@ def _recompute_in_processes(
     ]
     for child in children:
         child.start()
-    for child in children:
-        child.join()
     done = 0
     failures = []
-    while not results.empty():
-        count, failure = results.get()
-        done += count
-        if failure:
-            failures.append(failure)
+    # Each child puts one result: read them before joining (a long traceback fills the
+    # pipe and would keep its child from exiting), and stop waiting when every child has
+    # ended (one killed puts nothing; its exit code fails the import below).
+    waiting = len(children)
+    while waiting:
+        if not results.empty():
+            count, failure = results.get()
+            done += count
+            waiting -= 1
+            if failure:
+                failures.append(failure)
+        elif any(child.is_alive() for child in children):
+            time.sleep(0.05)
+        elif results.empty():
+            break
+    for child in children:
+        child.join()
     if failures or any(child.exitcode for child in children):
         raise RuntimeError("recomputing stale users failed:\n" + "\n".join(failures))
     return done
@@ -388,7 +398,8 @@ def _from_log(
             .values_list("user_id", "id", "timestamp", *columns),
             itersize=READ_CHUNK,
         )
-        applied = {pk: Applied(pk, None, REGISTRY.initial_state(), False) for pk in part}
+        # A user without events keeps the state a new user has ({}).
+        applied = {pk: Applied(pk, None, {}, False) for pk in part}
         effects: dict[int, dict[str, list[Effect]]] = {}
         contributions: list[Contribution] = []
         for user_id, rows in groupby(events, key=lambda row: row[0]):

@@ -44,10 +44,18 @@ class Applied:
             newest = (user.newest_event_at, user.newest_event_id)
         return cls(user.pk, newest, user.sequential_state or {}, user.sequential_stale)
 
-    def continues_with(self, first: EventFacts) -> bool:
-        """Whether events from `first` on (in order) continue the stored state, or one of
-        them arrived late (or the state is stale already)."""
-        return not self.stale and (self.newest is None or first.order > self.newest)
+    def continues_with(self, first: EventFacts, registry: Registry) -> bool:
+        """Whether events from `first` on (in order) continue the stored state: not when
+        one arrived late, nor when the state is stale, nor when it lacks a derivation
+        registered since it was written (that one must start from the user's first
+        event, not from this one)."""
+        if self.stale:
+            return False
+        if self.newest is None:
+            return True  # nothing applied yet: every derivation starts from initial()
+        return first.order > self.newest and all(
+            derivation.name in self.state for derivation in registry.sequential
+        )
 
     def row(self) -> tuple[Any, ...]:
         """Its `update_rows` row for `APPLIED_FIELDS`."""
@@ -126,8 +134,9 @@ def fold(
     registry: Registry, state: dict[str, State], events: Sequence[EventFacts], config: TenantConfig
 ) -> tuple[dict[str, State], dict[str, list[Effect]]]:
     """Run every sequential derivation over `events` (in order) from `state`; return the
-    new state and each derivation's effects. A derivation registered after the state
-    was written starts from its `initial()`."""
+    new state and each derivation's effects. A derivation missing from `state` starts
+    from its `initial()` (callers fold from a user's first event then: see
+    `Applied.continues_with`)."""
     state = dict(state)
     effects: dict[str, list[Effect]] = {}
     for derivation in registry.sequential:

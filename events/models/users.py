@@ -40,12 +40,11 @@ class EndUser(models.Model):
     # Each sequential derivation's compact state, by name (engine/registry.py), as of
     # the newest event applied.
     sequential_state = models.JSONField(default=dict, blank=True, editable=False)
-    # The sequential state lags the log: a bulk import received events older than what
-    # was applied to this user. It is recomputed from the log (state, newest event, a new
-    # stamp) at the end of the import, or by the user's next event, or by `rebuild`
-    # (engine.record.recompute_stale); until then the import keeps adding to the user's
-    # additive state without moving the stamp, so nothing derived from the user counts
-    # as fresh while this is set.
+    # The sequential state lags the log: a bulk load (import_events, the demo) gave this
+    # user events and recomputes its state from the log (state, newest event, a new
+    # stamp) at its end (engine.record.recompute_stale); so does the user's next event,
+    # and `rebuild`. Until then the load keeps adding to the user's additive state without
+    # moving the stamp, so nothing derived from the user counts as fresh while this is set.
     sequential_stale = models.BooleanField(default=False, editable=False)
 
     class Meta:

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
+
+from django.db.models import Sum
+
+from ..engine import local_date
 from ..exceptions import NotFound
-from ..models import EndUser, Tenant
+from ..models import DailyRollup, EndUser, Tenant
 
 
 def user_get(*, tenant: Tenant, external_id: str) -> EndUser:
@@ -12,3 +17,23 @@ def user_get(*, tenant: Tenant, external_id: str) -> EndUser:
         return EndUser.objects.get(tenant=tenant, external_id=external_id)
     except EndUser.DoesNotExist:
         raise NotFound(f"User with id {external_id!r} not found.") from None
+
+
+def user_recent_activity(
+    *, user: EndUser, days: int, now: datetime
+) -> tuple[list[date], dict[date, int]]:
+    """The `days` local dates ending on the user's today (its time zone, else its
+    tenant's), and its number of events on each that had any. One query, served by the
+    rollups' (user, local_date, metric) unique index."""
+    last = local_date(now, user.tz or user.tenant.default_timezone)
+    first = last - timedelta(days=days - 1)
+    counts = dict(
+        DailyRollup.objects.filter(
+            tenant_id=user.tenant_id, user_id=user.pk, local_date__range=(first, last)
+        )
+        .order_by()
+        .values("local_date")
+        .annotate(events=Sum("event_count"))
+        .values_list("local_date", "events")
+    )
+    return [first + timedelta(days=i) for i in range(days)], counts

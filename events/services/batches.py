@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..exceptions import ApiError, BadRequest
-from ..models import EndUser, EventBatch, Tenant, TenantConfig
+from ..models import EndUser, Event, EventBatch, Tenant, TenantConfig
 from ..models.log import BatchStatus
 from ..selectors.config import tenant_config
 from .events import EventInput, event_record, validate_event
@@ -57,24 +57,38 @@ def batch_validate(
     sent now, in the batch's order: unknown metric (404), undeclared event or user
     attribute keys (400), a user subscribed to emails without an email, counting the
     emails the batch's earlier items set (400), a timestamp too far in the future (422).
-    One query: the batch's existing users."""
+    An item whose idempotency key is already in the log, or earlier in the batch, is a
+    repeat: it changes nothing, so later items do not see its user fields. Two queries:
+    the batch's existing users, and the keys of its keyed items already in the log."""
+    external_ids = {item.user.external_id for item in items}
     # The users as each item finds them: read once, then changed in memory item by item.
     users = {
         user.external_id: user
-        for user in EndUser.objects.filter(
-            tenant=tenant, external_id__in={item.user.external_id for item in items}
-        )
+        for user in EndUser.objects.filter(tenant=tenant, external_id__in=external_ids)
     }
+    keys = {item.idempotency_key for item in items if item.idempotency_key is not None}
+    seen: set[tuple[str, Any, str | None]] = set()
+    if keys and users:
+        seen.update(
+            Event.objects.filter(
+                tenant=tenant, user__in=users.values(), idempotency_key__in=keys
+            ).values_list("user__external_id", "metric_id", "idempotency_key")
+        )
     for index, item in enumerate(items):
         user = users.get(item.user.external_id)
         try:
-            validate_event(config=config, data=item, now=now)
+            metric = validate_event(config=config, data=item, now=now)
             try:
                 validate_user_changes(config, item.user.changes, user)
             except BadRequest as error:
                 raise BadRequest(f"user: {error.message}") from None
         except ApiError as error:
             raise _with_index(error, index) from None
+        if item.idempotency_key is not None:
+            key = (item.user.external_id, metric.pk, item.idempotency_key)
+            if key in seen:
+                continue
+            seen.add(key)
         if user is None:
             user = users[item.user.external_id] = EndUser(external_id=item.user.external_id)
         apply_user_changes(user, item.user.changes)

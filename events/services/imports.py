@@ -163,8 +163,9 @@ def events_import(
     counts: lines read, events imported, duplicates skipped (an event with the same
     idempotency key exists, or appeared earlier in the file), invalid lines (also
     passed to `on_invalid` as they are found). `progress` is called with the number of
-    lines of each finished batch. Blank lines are ignored. Users that received events
-    older than what was applied to them are recomputed at the end (engine.recompute_stale).
+    lines of each finished batch. Blank lines are ignored. The sequential state of the
+    users that received events is recomputed from the log at the end
+    (engine.recompute_stale).
 
     On PostgreSQL, outside a transaction, `writers` threads write at once, each with
     its own connection and its own share of the users (see _import_in_parallel); inside
@@ -217,8 +218,8 @@ def _import_in_parallel(
 
     One writer spends nearly all its time waiting for its statements (without the GIL),
     and PostgreSQL runs one statement at a time per connection: several writers keep the
-    database busy on both cores (1,000,000 events: ≈ 11,000/s with one writer, ≈ 16,000/s
-    with two; docs/benchmarks.md). Their transactions never wait for each other: no
+    database busy on both cores (figures: docs/benchmarks.md). Their transactions never
+    wait for each other: no
     user, total or rollup row is written by two of them, and each user's lines stay in
     file order in one writer, so user fields change in the file's order."""
     lock = threading.Lock()
@@ -522,7 +523,10 @@ def _import_chunk(
                         raise _Again(seen)
             except _Again as again:
                 skip |= again.lines
-                applied = lock_users(applied)  # as the rolled-back writes left them
+                if again.reload_users:
+                    users, applied = _load_users(tenant, parsed, cache)
+                else:
+                    applied = lock_users(applied)  # as the rolled-back writes left them
                 continue
             break
         errors = sorted([*chunk.errors, *plan.errors], key=lambda e: e.line)
@@ -542,8 +546,12 @@ def _import_chunk(
 
 
 class _Again(Exception):
-    def __init__(self, lines: set[int]) -> None:
+    """Work the chunk out again, without `lines` (in the log already) and, with
+    `reload_users`, with users read again (another request created some of them)."""
+
+    def __init__(self, lines: set[int], *, reload_users: bool = False) -> None:
         self.lines = lines
+        self.reload_users = reload_users
 
 
 def _write(
@@ -661,7 +669,10 @@ def _save_users(
     created = 0
     if new_users:
         attnames = [EndUser._meta.get_field(name).attname for name in USER_FIELDS]  # type: ignore[union-attr]
-        rows = [tuple(getattr(user, name) for name in attnames) for user in new_users.values()]
+        # In the order of their ids, so that two imports creating the same users take
+        # their rows' locks in the same order.
+        ordered = sorted(new_users.values(), key=lambda user: user.external_id)
+        rows = [tuple(getattr(user, name) for name in attnames) for user in ordered]
         returned = insert_rows_ignoring_conflict(
             EndUser,
             fields=USER_FIELDS,
@@ -673,14 +684,9 @@ def _save_users(
             new_users[external_id].pk = pk
         created = len(returned)
         if created < len(new_users):
-            # A concurrent request created some of them first: use its rows, locked
-            # like the chunk's other existing users.
-            missing = [ext for ext, user in new_users.items() if user.pk is None]
-            for pk, external_id in EndUser.objects.filter(
-                tenant=tenant, external_id__in=missing
-            ).values_list("id", "external_id"):
-                new_users[external_id].pk = pk
-            lock_users(new_users[ext].pk for ext in missing)
+            # A concurrent request created some of them first: their rows, not these
+            # objects, are the users (their fields and time zones date the lines).
+            raise _Again(set(), reload_users=True)
     if changed_fields:
         names = sorted(set().union(*changed_fields.values()) | {"updated"})
         EndUser.objects.bulk_update([changed[ext] for ext in changed_fields], names)

@@ -8,12 +8,21 @@ path uses, so a rebuild of an unchanged log yields exactly the rows it found.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.db import transaction
 
-from ..engine import Rebuilt, rebuild
+from ..engine import REGISTRY, rebuild
 from ..models import EndUser, Tenant
 from ..selectors.config import tenant_config
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    users: int
+    events: int  # events read from the log
+    deleted: int  # derived rows deleted
+    rows: dict[str, int]  # rows of each registered table afterwards, by its plural name
 
 
 def derived_state_rebuild(
@@ -21,10 +30,10 @@ def derived_state_rebuild(
     tenant: Tenant,
     user: EndUser | None = None,
     progress: Callable[[int], None] | None = None,
-) -> Rebuilt:
+) -> RebuildResult:
     """Delete and recompute the derived state of `tenant` (or of one of its users) from
-    the event log, in one transaction; returns how many users and events it covered and
-    how many derived rows it deleted. `progress` is called with the number of events of
+    the event log, in one transaction; returns how many users and events it covered, how
+    many derived rows it deleted and how many each registered table has afterwards. `progress` is called with the number of events of
     each chunk applied.
 
     The users in scope are locked (in id order) for the whole transaction. Every event
@@ -38,9 +47,15 @@ def derived_state_rebuild(
     if user is not None:
         users = users.filter(pk=user.pk)
     with transaction.atomic():
-        return rebuild(
+        rebuilt = rebuild(
             tenant=tenant,
             config=tenant_config(tenant),
             user_ids=list(users.values_list("pk", flat=True)),
             progress=progress,
         )
+    scope = {"tenant": tenant} if user is None else {"tenant": tenant, "user": user}
+    rows = {
+        str(table._meta.verbose_name_plural): table._default_manager.filter(**scope).count()
+        for table in REGISTRY.tables()
+    }
+    return RebuildResult(rebuilt.users, rebuilt.events, rebuilt.deleted, rows)

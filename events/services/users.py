@@ -104,7 +104,7 @@ def _update(user: EndUser, data: UserInput, config: TenantConfig, now: datetime)
         else any(user.attributes.get(k) != x for k, x in v.items())
         for n, v in data.changes.items()
     ):
-        return user  # nothing differs: no write (the common case on the event path)
+        return user  # nothing differs: no write
     # Change it under a row lock: attributes are merged, and two concurrent updates of
     # different keys must not overwrite each other.
     current = EndUser.objects.select_for_update().get(pk=user.pk)

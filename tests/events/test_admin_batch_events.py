@@ -209,6 +209,24 @@ def test_a_subscription_is_judged_with_the_email_an_earlier_item_set(api, owner,
     assert EndUser.objects.get(external_id="bob").email is None
 
 
+def test_a_repeated_item_lends_no_email_to_a_later_one(api, owner, words, send):
+    """A repeat (its key already in the log, or earlier in the batch) changes nothing at
+    processing time, so validating the items after it must not count its fields."""
+    first = {"key": "words", "user": {"id": "ann"}, "value": 1, "idempotencyKey": "k"}
+    assert send(api, [first]).status_code == 202
+    subscribe = {"key": "words", "user": {"id": "ann", "subscribeToEmails": True}, "value": 1}
+    with_email = {**first, "user": {"id": "ann", "email": "ann@example.com"}}
+
+    refused = send(api, [with_email, subscribe])
+    in_batch = send(
+        api, [{**first, "idempotencyKey": "k2"}, {**with_email, "idempotencyKey": "k2"}, subscribe]
+    )
+
+    assert refused.status_code == 400 and refused.json()["error"].startswith("[1]: user:")
+    assert in_batch.status_code == 400 and in_batch.json()["error"].startswith("[2]: user:")
+    assert EndUser.objects.get(external_id="ann").email is None
+
+
 def test_a_duplicate_item_changes_nothing_of_its_user(api, owner, words, send):
     first = {
         "key": "words",

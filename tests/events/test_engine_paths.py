@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 from events.api.import_lines import import_lines
 from events.engine import REGISTRY, EventFacts, Sequential
 from events.models import EndUser, EventBatch, Tenant, TenantConfig
+from events.models.log import BatchStatus
 from events.services.batches import batch_process
 from events.services.rebuild import derived_state_rebuild
 from tests.derived import derived_state
@@ -137,11 +138,13 @@ def by_batch(owner: Any, tenant: Tenant, arrivals: list[dict[str, Any]]) -> None
     assert response.status_code == 202, response.json()
     # Inside the test's transaction the task enqueued after commit does not run: process
     # the batch as the task would.
-    batch_process(batch_id=EventBatch.objects.get(tenant=tenant).pk, chunk_size=3)
+    batch = EventBatch.objects.get(tenant=tenant, status=BatchStatus.PENDING)
+    batch_process(batch_id=batch.pk, chunk_size=3)
 
 
 def by_import(owner: Any, tenant: Tenant, arrivals: list[dict[str, Any]]) -> None:
-    # Small chunks: a user's later chunks bring events older than what was applied.
+    # Small chunks: a user's events span chunks, later chunks may bring events older than
+    # earlier ones, and the recompute at the end must still fold them in time order.
     lines = [json.dumps(wire(item)) for item in arrivals]
     result = import_lines(tenant=tenant, lines=lines, batch_size=3)
     assert result.invalid == 0, result.errors
@@ -182,6 +185,47 @@ def test_every_path_and_every_order_give_the_same_derived_state(owner, words, to
             ]
             assert user.sequential_state["longest_rise"]["best"] == longest_rise(values)
         transaction.set_rollback(True)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_new_events_move_the_stamp_and_repeats_do_not(owner, words, path):
+    """The stamp is what Wrapped and caches compare: it moves whenever derived state may
+    have changed, late events included, and stays put when nothing was recorded."""
+    tenant = new_tenant(owner, path)
+    first = {"key": "words", "user": {"id": "ann"}, "value": 1, "idempotencyKey": "a"}
+    first["timestamp"] = (NOW - timedelta(days=1)).isoformat()
+    with time_machine.travel(NOW, tick=False):
+        PATHS[path](owner, tenant, [first])
+        stamp = EndUser.objects.get(tenant=tenant).derived_stamp
+
+        PATHS[path](owner, tenant, [first])
+        assert EndUser.objects.get(tenant=tenant).derived_stamp == stamp
+
+        late = {**first, "idempotencyKey": "b", "timestamp": (NOW - timedelta(days=5)).isoformat()}
+        PATHS[path](owner, tenant, [late])
+        user = EndUser.objects.get(tenant=tenant)
+    assert user.derived_stamp > stamp and not user.sequential_stale
+    assert user.sequential_state["streak"] == {
+        "start": str(NOW.date() - timedelta(days=1)),
+        "end": str(NOW.date() - timedelta(days=1)),
+    }
+
+
+def test_a_derivation_registered_after_history_starts_from_the_users_first_event(api, owner, words):
+    """Its state is folded from the log at the user's next event, not from that event."""
+    for value in (1, 2, 3):
+        body = {"user": {"id": "ann"}, "value": value}
+        assert api.post("/v1/metrics/words/event", body, format="json").status_code == 201
+    user = EndUser.objects.get(external_id="ann")
+    stamp = user.derived_stamp
+
+    with REGISTRY.registered(TOY):
+        body = {"user": {"id": "ann"}, "value": 4}
+        assert api.post("/v1/metrics/words/event", body, format="json").status_code == 201
+
+    user.refresh_from_db()
+    assert user.sequential_state["longest_rise"] == {"last": "4", "run": 4, "best": 4}
+    assert user.derived_stamp > stamp and not user.sequential_stale
 
 
 def test_a_derivation_cannot_be_registered_twice(toy):

@@ -226,6 +226,8 @@ def test_the_django_admin_refuses_localtime_as_a_tenants_time_zone(admin_client,
     [
         ("0.0000001", 422, "value: must have at most 6 decimal places."),
         ("1e400", 422, "value: must be between -1e12 and 1e12."),
+        ("1e1000000", 422, "value: must be between -1e12 and 1e12."),
+        ("1e-1000000", 422, "value: must have at most 6 decimal places."),
         ("-1e400", 422, "value: must be between -1e12 and 1e12."),
         ("1e13", 422, "value: must be between -1e12 and 1e12."),
         ("NaN", 400, "Malformed request body"),
@@ -237,6 +239,16 @@ def test_values_out_of_range_or_precision_are_refused(api, words, text, status, 
 
     assert_error(response, status, fragment)
     assert not Event.objects.exists()
+
+
+def test_a_huge_exponent_is_refused_in_a_batch_and_an_import_too(api, owner, words):
+    text = '{"key": "words", "user": {"id": "ann"}, "value": 1e1000000}'
+
+    assert_error(raw(api, "post", BATCH_URL, f"[{text}]"), 422, "[0].value")
+    result = import_lines(tenant=owner.tenant, lines=[text, text.replace("1e1000000", "2")])
+
+    assert (result.imported, result.invalid) == (1, 1)
+    assert "value: must be between" in result.errors[0].message
 
 
 def test_values_are_stored_exactly_as_written(api, words):

@@ -79,7 +79,7 @@ def test_an_old_demo_database_is_moved_aside_and_rebuilt(tmp_path):
     database = tmp_path / "db.sqlite3"
     old_database(database)
 
-    prepared = run_command(database, "prepare_demo_database")
+    prepared = run_command(database, "prepare_demo_database", "--demo-folder", str(tmp_path))
 
     assert prepared.returncode == 0, prepared.stderr
     assert "0007_attribute_sums_in_daily_rollup" in prepared.stdout
@@ -88,6 +88,16 @@ def test_an_old_demo_database_is_moved_aside_and_rebuilt(tmp_path):
     migrated = run_command(database, "migrate", "--noinput")
     assert migrated.returncode == 0, migrated.stderr
     assert run_command(database, "prepare_demo_database").stdout == ""  # now current
+
+
+def test_an_old_sqlite_database_elsewhere_is_left_alone_with_what_to_do(tmp_path):
+    database = tmp_path / "mine.sqlite3"
+    old_database(database)
+
+    prepared = run_command(database, "prepare_demo_database")  # its folder is not var/
+
+    assert prepared.returncode != 0 and "drop and re-create the database" in prepared.stderr
+    assert database.exists()
 
 
 def test_a_current_database_is_left_alone(tmp_path):

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from events.models import EndUser, MetricTotal
 from events.services.rebuild import derived_state_rebuild
+from tests.factories import EndUserFactory
 from tests.pg import lock_waiters
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -62,3 +63,21 @@ def test_event_during_a_rebuild_waits_and_is_counted_once(live_server, owner, wo
         for t in MetricTotal.objects.select_related("user").filter(metric=words)
     }
     assert totals == {"replayed": (Decimal(15), 2), "other": (Decimal(15), 2)}
+
+
+def test_recompute_in_processes_reports_a_child_failure_however_long(owner, monkeypatch):
+    """A child's traceback can outgrow the pipe between the processes: the parent reads it
+    while waiting, so it neither hangs nor loses the failure."""
+    from events.engine import record
+    from events.selectors.config import tenant_config
+
+    EndUserFactory(tenant=owner.tenant, sequential_stale=True)
+
+    def fail(*args: object) -> int:
+        raise ValueError("x" * 300_000)  # beyond a pipe's buffer (64 KiB on Linux)
+
+    monkeypatch.setattr(record, "_recompute_share", fail)
+    with pytest.raises(RuntimeError, match="recomputing stale users failed") as failed:
+        record.recompute_stale(tenant=owner.tenant, config=tenant_config(owner.tenant), workers=2)
+    assert "ValueError: " + "x" * 1000 in str(failed.value)
+    assert str(failed.value).count("Traceback") == 2  # one per child

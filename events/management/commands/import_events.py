@@ -32,9 +32,9 @@ server the last batches reported committed may be missing; run the same file aga
 restore them. Each batch locks its existing users (as rebuild does), so an import and a
 rebuild of the same users wait for each other.
 
-Lines need not be sorted by time. A user whose lines arrive older than what was already
-applied to them has its streak (and any other order-dependent state) recomputed from
-the event log once, at the end of the import.
+Lines need not be sorted by time: the streak (and any other order-dependent state) of
+every user that receives events is computed from its event log once, at the end of the
+import.
 
 On PostgreSQL, --writers threads (default 2) write at once, each with its own database
 connection and its own share of the users: a user's lines are always written by the
@@ -127,6 +127,6 @@ class Command(BaseCommand):
             f"Imported {result.imported} events into tenant {tenant.customer_id!r} "
             f"({tenant.id}): {result.duplicates} skipped as duplicates, "
             f"{result.invalid} invalid, {result.users_created} new users, "
-            f"{result.lines} lines read; {result.recomputed} users had events older than "
-            "their newest and were brought up to date."
+            f"{result.lines} lines read; the streaks of {result.recomputed} users were "
+            "computed from their events."
         )

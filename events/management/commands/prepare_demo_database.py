@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
@@ -40,19 +41,26 @@ class Command(BaseCommand):
         "the events migrations were squashed, or say what to do with another database."
     )
 
-    def handle(self, *args: Any, **options: Any) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--demo-folder",
+            default=str(Path(settings.BASE_DIR) / "var"),
+            help="where the embedded demo database lives (default: var/)",
+        )
+
+    def handle(self, *args: Any, demo_folder: str, **options: Any) -> None:
         stale = stale_migrations()
         if not stale:
             return
         names = ", ".join(stale)
-        if connection.vendor != "sqlite":
+        path = Path(connection.settings_dict["NAME"])
+        if connection.vendor != "sqlite" or path.parent.resolve() != Path(demo_folder).resolve():
             raise CommandError(
                 f"This database records events migrations that no longer exist ({names}): "
                 "it was built before they were squashed into events/0001_initial. Nothing "
                 "had been released, so rebuild it: drop and re-create the database, then "
                 "run `python manage.py migrate` (and `import_events` again for its data)."
             )
-        path = Path(connection.settings_dict["NAME"])
         connection.close()
         moved = path.with_name(f"{path.name}.pre-squash-{time.strftime('%Y%m%d-%H%M%S')}")
         path.rename(moved)

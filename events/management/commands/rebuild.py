@@ -45,10 +45,7 @@ class Command(BaseCommand):
         finally:
             bar.close()
         who = f"user {user.external_id!r}" if user else f"tenant {tenant.customer_id!r}"
-        counts = ", ".join(
-            f"{table._meta.verbose_name_plural} {table._default_manager.filter(**scope).count()}"
-            for table in REGISTRY.tables()
-        )
+        counts = ", ".join(f"{name} {count}" for name, count in result.rows.items())
         self.stdout.write(
             f"Rebuilt {who} ({tenant.id}) from {result.events} events: "
             f"{result.deleted} derived rows deleted; now {counts}."
