@@ -694,3 +694,35 @@ def test_the_cycle_collector_is_as_it_was_after_an_import(owner, words, tmp_path
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_user_created_by_another_request_mid_chunk_is_used_not_duplicated(
+    owner, words, tmp_path, monkeypatch
+):
+    """Between the chunk's read of its users and its insert of the new ones, another
+    request creates one of them: the chunk is worked out again with that user's row,
+    whose time zone dates its events."""
+    from events.services import imports
+
+    plan = imports._plan
+    interfered: list[EndUser] = []
+
+    def plan_then_interfere(*args: Any, **kwargs: Any) -> Any:
+        planned = plan(*args, **kwargs)
+        if not interfered:  # what a concurrent event for "ann" does, once
+            user = EndUserFactory.create(
+                tenant=owner.tenant, external_id="ann", tz="Pacific/Kiritimati"
+            )
+            interfered.append(user)
+        return planned
+
+    monkeypatch.setattr(imports, "_plan", plan_then_interfere)
+    line = {"key": "words", "user": {"id": "ann"}, "value": 2, "timestamp": ts(1, 20)}
+    out, _ = run_import(write_lines(tmp_path / "e.jsonl", [line]), owner.tenant)
+
+    assert "Imported 1 events" in out and "0 new users" in out, out
+    ann = EndUser.objects.get(tenant=owner.tenant, external_id="ann")
+    assert ann.pk == interfered[0].pk and ann.tz == "Pacific/Kiritimati"
+    event = Event.objects.get(user=ann)
+    assert str(event.local_date) == "2025-03-02"  # 20:00 UTC is the next day at UTC+14
+    assert MetricTotal.objects.get(user=ann).total == 2
