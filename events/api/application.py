@@ -33,7 +33,7 @@ from .bodies import (
     user_json,
     user_metric_json,
 )
-from .errors import UNPROCESSABLE
+from .errors import UNPROCESSABLE, as_unprocessable
 from .openapi import TENANT_HEADER, array_of, errors, ref
 from .serializers import (
     EVENT_BODY,
@@ -263,7 +263,7 @@ class UserMetricEventSummaryView(APIView):
         query = EventSummaryQuerySerializer(data=request.query_params)
         if not query.is_valid():
             # Query parameters are always well-formed strings: a bad one is a 422.
-            raise serializers.ValidationError(_as_unprocessable(query.errors))
+            raise serializers.ValidationError(as_unprocessable(query.errors))
         data = query.validated_data
         buckets = event_summary(
             tenant=tenant,
@@ -274,11 +274,3 @@ class UserMetricEventSummaryView(APIView):
             end=data["endDate"],
         )
         return Response(event_summary_json(buckets))
-
-
-def _as_unprocessable(errors_: Any) -> Any:
-    if isinstance(errors_, dict):
-        return {k: _as_unprocessable(v) for k, v in errors_.items()}
-    if isinstance(errors_, list):
-        return [_as_unprocessable(v) for v in errors_]
-    return serializers.ErrorDetail(str(errors_), code=UNPROCESSABLE)

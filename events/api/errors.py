@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from ..exceptions import ApiError
@@ -34,6 +34,16 @@ def first_error(detail: Any, path: str = "") -> tuple[str, str]:
     message = str(detail)
     code = getattr(detail, "code", None) or "invalid"
     return (f"{path}: {message}" if path else message, code)
+
+
+def as_unprocessable(errors: Any) -> Any:
+    """A serializer's errors as 422s: query parameters are always well-formed strings,
+    so a bad one is well formed but invalid."""
+    if isinstance(errors, dict):
+        return {k: as_unprocessable(v) for k, v in errors.items()}
+    if isinstance(errors, list):
+        return [as_unprocessable(v) for v in errors]
+    return serializers.ErrorDetail(str(errors), code=UNPROCESSABLE)
 
 
 def error_response(

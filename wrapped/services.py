@@ -1,0 +1,263 @@
+"""Wrapped's writes: computing and storing summaries and population statistics.
+
+A stored summary is served while it is fresh (`is_fresh`); a stale or missing one is
+computed for that one user on the spot (`summary_activity`), under a lock on its row so
+that concurrent requests compute it once. `summaries_precompute` computes many users'
+at once (one query per source for a chunk), for `precompute_wrapped` and the Celery
+tasks. Population statistics are computed once per tenant and year
+(`populations_refresh`) and reused by every summary until they are refreshed.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, Subquery, Sum
+from django.utils import timezone
+
+from events.models import DailyRollup, EndUser, Tenant
+from events.selectors.config import tenant_config
+
+from . import populations
+from .highlights import HIGHLIGHTS, Highlights, WrappedOptions
+from .models import SCHEMA_VERSION, Population, PopulationSet, WrappedSettings, WrappedSummary
+from .periods import Period, window
+from .populations import Percentiles
+from .summary import summarize, user_years
+
+_options: dict[Any, tuple[int, WrappedOptions]] = {}
+_options_lock = threading.Lock()
+
+
+def wrapped_options(tenant: Tenant) -> WrappedOptions:
+    """The tenant's Wrapped settings, cached per process like its configuration (saving
+    the settings moves the tenant's config_version)."""
+    cached = _options.get(tenant.pk)
+    if cached is not None and cached[0] == tenant.config_version:
+        return cached[1]
+    row = WrappedSettings.objects.filter(tenant=tenant).first()
+    options = (
+        WrappedOptions(min_population=row.min_population, activity_metric_id=row.activity_metric_id)
+        if row is not None
+        else WrappedOptions()
+    )
+    with _options_lock:
+        _options[tenant.pk] = (tenant.config_version, options)
+    return options
+
+
+# -- Population statistics -----------------------------------------------------------
+
+
+def events_in_window(tenant: Tenant, year: int) -> int:
+    """How many events the tenant's rollups hold for the year's window: what tells
+    stale population statistics from fresh ones."""
+    span = window(year)
+    total = DailyRollup.objects.filter(
+        tenant_id=tenant.pk, local_date__range=(span.start, span.end)
+    ).aggregate(events=Sum("event_count"))["events"]
+    return int(total or 0)
+
+
+def populations_refresh(*, tenant: Tenant, year: int, force: bool = False) -> PopulationSet:
+    """Compute the tenant's population statistics for `year` unless they are current
+    (or `force`). Under a lock on the set's row: concurrent callers compute once."""
+    PopulationSet.objects.bulk_create(
+        [PopulationSet(tenant=tenant, year=year)], ignore_conflicts=True
+    )
+    with transaction.atomic():
+        stats = PopulationSet.objects.select_for_update().get(tenant=tenant, year=year)
+        events = events_in_window(tenant, year)
+        if stats.version and stats.events == events and not force:
+            return stats
+        computed = populations.compute(tenant.pk, year)
+        Population.objects.filter(set=stats).delete()
+        Population.objects.bulk_create(
+            [
+                Population(
+                    set=stats,
+                    kind=item.kind,
+                    start=item.start,
+                    metric_id=item.metric_id,
+                    attribute=item.attribute,
+                    value=item.value,
+                    n=item.n,
+                    thresholds=[[str(change), rank] for change, rank in item.thresholds],
+                )
+                for item in computed
+            ],
+            batch_size=1000,
+        )
+        stats.version += 1
+        stats.events = events
+        stats.computed_at = timezone.now()
+        stats.save(update_fields=["version", "events", "computed_at"])
+        return stats
+
+
+def population_set(tenant: Tenant, year: int) -> PopulationSet:
+    """The tenant's statistics for `year` as they are, computed first if they never were."""
+    stats = PopulationSet.objects.filter(tenant=tenant, year=year).first()
+    if stats is None or not stats.version:
+        stats = populations_refresh(tenant=tenant, year=year)
+    return stats
+
+
+POPULATION_FIELDS = ("metric_id", "kind", "start", "attribute", "value", "n", "thresholds")
+
+
+def percentiles_of(stats: PopulationSet, periods: Iterable[Period] | None = None) -> Percentiles:
+    """The statistics of `periods` (every period of the year when None), one query."""
+    rows = Population.objects.filter(set=stats)
+    if periods is not None:
+        match = Q(pk__in=[])
+        for period in periods:
+            match |= Q(kind=period.kind, start=period.start)
+        rows = rows.filter(match)
+    return Percentiles(rows.values_list(*POPULATION_FIELDS))
+
+
+# -- Summaries -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a summary is computed from, besides the events: it is fresh while these are
+    current (and the user's derived state is not being recomputed)."""
+
+    stamp: int
+    config_version: int
+    population_version: int
+
+
+def is_fresh(summary: Any, user: EndUser, tenant: Tenant, population_version: int) -> bool:
+    return (
+        summary.schema_version == SCHEMA_VERSION
+        and summary.stamp == user.derived_stamp
+        and not user.sequential_stale
+        and summary.config_version == tenant.config_version
+        and summary.population_version == population_version
+    )
+
+
+def _activity_texts(
+    tenant: Tenant,
+    year: int,
+    users: Sequence[EndUser],
+    percentiles_for: Any,
+    highlights: Highlights,
+) -> list[str]:
+    metrics = {metric.pk: metric for metric in tenant_config(tenant).metrics_by_key.values()}
+    contexts = user_years(
+        tenant=tenant,
+        year=year,
+        users=users,
+        options=wrapped_options(tenant),
+        metrics=metrics,
+        highlights=highlights,
+    )
+    return [
+        json.dumps(summarize(ctx, percentiles_for, highlights), separators=(",", ":"))
+        for ctx in contexts
+    ]
+
+
+def _summary(
+    tenant: Tenant, user: EndUser, year: int, activity: str, population_version: int, now: datetime
+) -> WrappedSummary:
+    return WrappedSummary(
+        tenant=tenant,
+        user=user,
+        year=year,
+        activity=activity,
+        computed_at=now,
+        stamp=user.derived_stamp,
+        config_version=tenant.config_version,
+        population_version=population_version,
+        schema_version=SCHEMA_VERSION,
+    )
+
+
+SUMMARY_FIELDS = (
+    "activity",
+    "computed_at",
+    "stamp",
+    "config_version",
+    "population_version",
+    "schema_version",
+)
+
+
+def summaries_precompute(
+    *,
+    tenant: Tenant,
+    year: int,
+    user_ids: Sequence[int],
+    percentiles: tuple[int, Percentiles] | None = None,
+    highlights: Highlights = HIGHLIGHTS,
+) -> int:
+    """Compute and store the summaries of these users of `tenant` (stale or not), from
+    the population statistics as they are (`percentiles`: their version and contents,
+    when the caller has them loaded). Returns how many were written."""
+    tenant.refresh_from_db(fields=["config_version"])
+    if percentiles is None:
+        stats = population_set(tenant, year)
+        percentiles = (stats.version, percentiles_of(stats))
+    version, table = percentiles
+    # The stamps are read before the state they stamp: a change in between leaves the
+    # summary stale, never wrongly fresh.
+    users = list(EndUser.objects.filter(tenant=tenant, pk__in=user_ids).order_by("pk"))
+    texts = _activity_texts(tenant, year, users, lambda periods: table, highlights)
+    now = timezone.now()
+    WrappedSummary.objects.bulk_create(
+        [
+            _summary(tenant, user, year, text, version, now)
+            for user, text in zip(users, texts, strict=True)
+        ],
+        update_conflicts=True,
+        unique_fields=["user", "year"],
+        update_fields=SUMMARY_FIELDS,
+    )
+    return len(users)
+
+
+def summary_activity(
+    *, tenant: Tenant, user: EndUser, year: int, highlights: Highlights = HIGHLIGHTS
+) -> str:
+    """The user's recap of `year` (its `activity`, as JSON text): the stored summary when
+    fresh, else computed now and stored. One query when fresh."""
+    current = PopulationSet.objects.filter(tenant=tenant, year=year).values("version")[:1]
+    stored = (
+        WrappedSummary.objects.filter(user=user, year=year)
+        .annotate(current_population=Subquery(current))
+        .only("activity", *SUMMARY_FIELDS[2:])
+        .first()
+    )
+    if stored is not None and is_fresh(stored, user, tenant, stored.current_population or 0):
+        return stored.activity
+    stats = population_set(tenant, year)
+    with transaction.atomic():
+        # Concurrent requests for one stale summary queue on its row; the first computes
+        # it, the others find it fresh.
+        placeholder = _summary(tenant, user, year, "", 0, timezone.now())
+        placeholder.schema_version = 0  # never fresh
+        WrappedSummary.objects.bulk_create([placeholder], ignore_conflicts=True)
+        locked = WrappedSummary.objects.select_for_update().get(user=user, year=year)
+        user = EndUser.objects.get(pk=user.pk)  # its stamp now, read after the lock
+        if is_fresh(locked, user, tenant, stats.version):
+            return locked.activity
+
+        def percentiles_for(periods: list[Period]) -> Percentiles:
+            return percentiles_of(stats, periods)
+
+        [text] = _activity_texts(tenant, year, [user], percentiles_for, highlights)
+        fresh = _summary(tenant, user, year, text, stats.version, timezone.now())
+        fresh.pk = locked.pk
+        fresh.save(force_update=True)
+        return text
