@@ -7,16 +7,20 @@ import importlib
 import os
 import sys
 import types
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.db import connection
 from rest_framework.test import APIClient
 
 from events.models import Metric, Organization, Tenant
 from events.selectors.config import clear_config_cache
 from events.services.organizations import organization_create
+from trophy_site.celery import app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
@@ -97,3 +101,41 @@ def api(owner: Account) -> APIClient:
 @pytest.fixture
 def words(owner: Account) -> Metric:
     return Metric.objects.create(tenant=owner.tenant, key="words", name="Words written")
+
+
+def _drop_broker_pools() -> None:
+    # Celery keeps its connection and producer pools for the broker they were made for;
+    # nothing public resets both.
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def redis_worker(transactional_db):
+    """A real Celery worker (in a thread) on the Redis at REDIS_URL, against the test
+    database. Keys get a per-run prefix so workers of other test runs on the same Redis
+    database never take these tasks."""
+    saved = {
+        key: app.conf.get(key)
+        for key in ("broker_url", "task_always_eager", "broker_transport_options")
+    }
+    _drop_broker_pools()  # eager .delay() calls made pools for the default broker
+    app.conf.update(
+        broker_url=os.environ["REDIS_URL"],
+        task_always_eager=False,
+        broker_transport_options={"global_keyprefix": f"test-{uuid.uuid4().hex}:"},
+    )
+
+    def close_connection(**_kwargs: Any) -> None:
+        connection.close()  # the worker thread's own connection, before the test DB goes
+
+    task_postrun.connect(close_connection, weak=False)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
+            yield
+    finally:
+        task_postrun.disconnect(close_connection)
+        _drop_broker_pools()
+        app.conf.update(saved)

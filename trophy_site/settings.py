@@ -233,6 +233,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 
+# Wrapped: users per precompute task, and how many stale summaries one periodic run
+# enqueues per tenant and year (docs/operations.md).
+WRAPPED_CHUNK_SIZE = env_int("WRAPPED_CHUNK_SIZE", 500)
+WRAPPED_REFRESH_LIMIT = env_int("WRAPPED_REFRESH_LIMIT", 20000)
+
 # Optional per-organization rate limits (events/api/throttling.py): a DRF rate such as
 # "5/s" (Trophy's tier 1) or "50/s" (tier 2); empty means no limit.
 RATE_LIMIT_WRITES = env_rate("RATE_LIMIT_WRITES")

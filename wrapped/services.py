@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q, Subquery, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from events.models import DailyRollup, EndUser, Tenant
@@ -261,3 +261,52 @@ def summary_activity(
         fresh.pk = locked.pk
         fresh.save(force_update=True)
         return text
+
+
+# -- Many summaries: precompute and periodic refresh ----------------------------------
+
+
+def fresh_condition() -> Q:
+    """`is_fresh` in SQL, for querysets of WrappedSummary."""
+    version = PopulationSet.objects.filter(tenant=OuterRef("tenant"), year=OuterRef("year")).values(
+        "version"
+    )[:1]
+    return Q(
+        schema_version=SCHEMA_VERSION,
+        config_version=F("tenant__config_version"),
+        population_version=Subquery(version),
+        stamp=F("user__derived_stamp"),
+        user__sequential_stale=False,
+    )
+
+
+def fresh_summaries(tenant: Tenant, year: int) -> Any:
+    """The tenant's summaries of `year` that are fresh."""
+    return WrappedSummary.objects.filter(fresh_condition(), tenant=tenant, year=year)
+
+
+def users_to_precompute(tenant: Tenant, year: int) -> list[int]:
+    """The tenant's users without a fresh summary of `year`, by id."""
+    fresh = fresh_summaries(tenant, year).values("user_id")
+    return list(
+        EndUser.objects.filter(tenant=tenant)
+        .exclude(pk__in=fresh)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def stale_summaries(tenant: Tenant, year: int, limit: int) -> list[int]:
+    """Users whose stored summary of `year` is stale (at most `limit`), by id: what the
+    periodic refresh computes again. Users never asked for are left to precompute."""
+    fresh = fresh_summaries(tenant, year).values("pk")
+    return list(
+        WrappedSummary.objects.filter(tenant=tenant, year=year)
+        .exclude(pk__in=fresh)
+        .order_by("user_id")
+        .values_list("user_id", flat=True)[:limit]
+    )
+
+
+def chunks(ids: Sequence[int], size: int) -> list[list[int]]:
+    return [list(ids[start : start + size]) for start in range(0, len(ids), size)]

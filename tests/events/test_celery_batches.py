@@ -13,8 +13,6 @@ from typing import Any
 
 import pytest
 import time_machine
-from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.utils import timezone
@@ -27,7 +25,6 @@ from events.services.batches import batch_accept, batch_process
 from events.services.events import EventInput
 from events.services.users import UserInput
 from events.tasks import enqueue_batch, process_event_batch, requeue_stale_batches
-from trophy_site.celery import app
 
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -210,44 +207,6 @@ def test_concurrent_runs_of_one_batch_apply_each_item_once(transactional_db, own
     assert (batch.status, batch.processed) == ("done", 200)
     assert Event.objects.count() == 200
     assert sum(t.total for t in MetricTotal.objects.all()) == sum(range(200))
-
-
-def _drop_broker_pools() -> None:
-    # Celery keeps its connection and producer pools for the broker they were made for;
-    # nothing public resets both.
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    app.amqp._producer_pool = None
-
-
-@pytest.fixture
-def redis_worker(transactional_db):
-    """A real Celery worker (in a thread) on the Redis at REDIS_URL, against the test
-    database. Keys get a per-run prefix so workers of other test runs on the same Redis
-    database never take these tasks."""
-    saved = {
-        key: app.conf.get(key)
-        for key in ("broker_url", "task_always_eager", "broker_transport_options")
-    }
-    _drop_broker_pools()  # eager .delay() calls made pools for the default broker
-    app.conf.update(
-        broker_url=os.environ["REDIS_URL"],
-        task_always_eager=False,
-        broker_transport_options={"global_keyprefix": f"test-{uuid.uuid4().hex}:"},
-    )
-
-    def close_connection(**_kwargs: Any) -> None:
-        connection.close()  # the worker thread's own connection, before the test DB goes
-
-    task_postrun.connect(close_connection, weak=False)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING"):
-            yield
-    finally:
-        task_postrun.disconnect(close_connection)
-        _drop_broker_pools()
-        app.conf.update(saved)
 
 
 @pytest.mark.redis

@@ -206,3 +206,23 @@ def test_a_user_without_events(reference):
 def test_the_year_before_a_users_history_lists_no_metrics(reference):
     activity = wrapped(reference, "p1", year=2024)["activity"]
     assert activity["daysActive"] == 0 and activity["entireYear"]["metrics"] == {}
+
+
+def test_most_active_by_the_change_of_a_chosen_metric(reference, owner):
+    from events.models import Metric
+    from wrapped.models import WrappedSettings
+
+    words_metric = Metric.objects.get(tenant=owner.tenant, key="words")
+    WrappedSettings.objects.create(tenant=owner.tenant, activity_metric=words_metric)
+
+    activity = wrapped(reference, "ann")["activity"]
+
+    # Words per day: 11 March 250 (the most), 10 March 200. Per week: 10-16 March 450,
+    # 30 December - 5 January 200. Per month: March 450.
+    assert activity["mostActiveDay"]["date"] == "2025-03-11"
+    assert (activity["mostActiveWeek"]["start"], activity["mostActiveWeek"]["end"]) == (
+        "2025-03-10",
+        "2025-03-16",
+    )
+    assert activity["mostActiveMonth"]["month"] == 2
+    assert activity["daysActive"] == 8  # active days still count every event

@@ -11,6 +11,9 @@ from django.core.management.base import BaseCommand
 # name -> (task, every N seconds). Defined in code, never clicked together in the admin.
 BEAT_SCHEDULE: dict[str, tuple[str, int]] = {
     "events: re-enqueue stale event batches": ("events.tasks.requeue_stale_batches", 60),
+    # Wrapped's (task names only: events does not import wrapped).
+    "wrapped: refresh population statistics": ("wrapped.tasks.refresh_populations", 600),
+    "wrapped: refresh stale summaries": ("wrapped.tasks.refresh_stale_summaries", 300),
 }
 
 
