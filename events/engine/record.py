@@ -9,9 +9,6 @@ twice.
 
 from __future__ import annotations
 
-import multiprocessing
-import time
-import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,10 +17,11 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any, NamedTuple
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F, TextField, Value
 
 from ..db import stream
+from ..db.processes import in_processes
 from ..db.sql import (
     Statement,
     insert_columns_ignoring_conflict,
@@ -252,65 +250,13 @@ def recompute_stale(
     mostly Python: threads would take turns under the GIL (two measured no faster than
     one), processes run on both cores."""
     if workers > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        return _recompute_in_processes(tenant, config, workers, users_per_transaction)
-    return _recompute_share(tenant, config, 0, 1, users_per_transaction)
-
-
-def _recompute_in_processes(
-    tenant: Tenant, config: TenantConfig, workers: int, per_transaction: int
-) -> int:
-    # The children must not share this process's connection: each opens its own.
-    connections.close_all()
-    context = multiprocessing.get_context("fork")
-    results = context.SimpleQueue()
-    children = [
-        context.Process(
-            target=_recompute_in_child,
-            args=(results, tenant, config, share, workers, per_transaction),
-            name=f"recompute-{share}",
+        return in_processes(
+            lambda share, shares: _recompute_share(
+                tenant, config, share, shares, users_per_transaction
+            ),
+            workers,
         )
-        for share in range(workers)
-    ]
-    for child in children:
-        child.start()
-    done = 0
-    failures = []
-    # Each child puts one result: read them before joining (a long traceback fills the
-    # pipe and would keep its child from exiting), and stop waiting when every child has
-    # ended (one killed puts nothing; its exit code fails the import below).
-    waiting = len(children)
-    while waiting:
-        if not results.empty():
-            count, failure = results.get()
-            done += count
-            waiting -= 1
-            if failure:
-                failures.append(failure)
-        elif any(child.is_alive() for child in children):
-            time.sleep(0.05)
-        elif results.empty():
-            break
-    for child in children:
-        child.join()
-    if failures or any(child.exitcode for child in children):
-        raise RuntimeError("recomputing stale users failed:\n" + "\n".join(failures))
-    return done
-
-
-def _recompute_in_child(
-    results: Any,
-    tenant: Tenant,
-    config: TenantConfig,
-    share: int,
-    shares: int,
-    per_transaction: int,
-) -> None:  # pragma: no cover - runs in a forked process
-    try:
-        results.put((_recompute_share(tenant, config, share, shares, per_transaction), None))
-    except BaseException:
-        results.put((0, traceback.format_exc()))
-    finally:
-        connection.close()
+    return _recompute_share(tenant, config, 0, 1, users_per_transaction)
 
 
 def _recompute_share(

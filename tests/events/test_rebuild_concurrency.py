@@ -77,7 +77,7 @@ def test_recompute_in_processes_reports_a_child_failure_however_long(owner, monk
         raise ValueError("x" * 300_000)  # beyond a pipe's buffer (64 KiB on Linux)
 
     monkeypatch.setattr(record, "_recompute_share", fail)
-    with pytest.raises(RuntimeError, match="recomputing stale users failed") as failed:
+    with pytest.raises(RuntimeError, match="work in a child process failed") as failed:
         record.recompute_stale(tenant=owner.tenant, config=tenant_config(owner.tenant), workers=2)
     assert "ValueError: " + "x" * 1000 in str(failed.value)
     assert str(failed.value).count("Traceback") == 2  # one per child
