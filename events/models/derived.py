@@ -80,6 +80,11 @@ class AttributeSumsField(models.JSONField):
         kwargs.pop("decoder", None)
         return name, path, args, kwargs
 
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if isinstance(value, str):  # a whole column's JSON text
+            return attribute_sums.loads(value)
+        return super().from_db_value(value, expression, connection)
+
 
 class DailyRollup(models.Model):
     """Sum and count of one user's events of one metric on one local date, in all and
