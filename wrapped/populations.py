@@ -9,13 +9,17 @@ over those events. That is a rising step function of the change, with at most 10
 storing for each percentile reached the smallest change that reaches it is enough to
 answer for any member of the population, and costs the same for 10 users or 10 million.
 
-One statement per tenant and year computes every population: the users' changes per
-period from the daily rollups (`GROUP BY`, one pass over the year's rollups for all
-events, one over their per-attribute sums), ranked with window functions (`RANK`,
-`COUNT`), then reduced to the thresholds (`GROUP BY percentile`). It is SQL because the
-work is in the rollups, which are in the database, and because it must not read them
-into Python (20,000 users and 2,000,000 events: docs/benchmarks.md has the time). Only
-the date arithmetic and the JSON expansion of the per-attribute sums differ between
+One statement per metric and period (each of the year's weeks, whole, and months, and
+the year) computes its populations, all events' and each attribute value's: the users'
+changes from the daily rollups of the period (`GROUP BY user`; the rollups' (metric,
+local_date) index finds them), the users per distinct change, the users below each with
+a running `SUM` window, then the thresholds (`GROUP BY percentile`). It is SQL because
+the work is in the rollups, which are in the database, and must not be read into
+Python. Statements per period, not one for the whole year: each groups a period's users
+in memory, where one statement grouping every (user, period, attribute value) at once
+spilled to disk and took minutes for 2,000,000 events (docs/benchmarks.md has the
+current time). On PostgreSQL `workers` threads, each with its own connection, share the
+statements. Only the JSON expansion of the per-attribute sums differs between
 PostgreSQL and SQLite (`_DIALECTS`).
 
 Sums are rounded to the rollups' six decimal places in SQL: on SQLite the rollups are
@@ -24,76 +28,67 @@ floating point, and two equal changes summed in another order must rank as equal
 
 from __future__ import annotations
 
-import uuid
+import threading
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 
-from events.models import DailyRollup, Tenant
+from events.models import DailyRollup, Metric, Tenant
 from events.numbers import to_decimal
 
-from .periods import Period, window, year_period
+from .periods import Period, months, weeks, year_period
+
+WORK_MEM = "64MB"
 
 _DIALECTS = {
     "postgresql": {
-        "month": "date_trunc('month', r.local_date)::date",
-        "week": "date_trunc('week', r.local_date)::date",
         "expand": (
             "CROSS JOIN LATERAL jsonb_each(r.by_attribute) AS a(key, sums) "
             "CROSS JOIN LATERAL jsonb_each(a.sums) AS v(key, pair)"
         ),
         "amount": "(v.pair->>0)::numeric",
-        "date": "%s::date",
     },
     "sqlite": {
-        "month": "date(r.local_date, 'start of month')",
-        "week": (
-            "date(r.local_date, '-' || ((CAST(strftime('%%w', r.local_date) AS INTEGER) + 6) %% 7)"
-            " || ' days')"
-        ),
         "expand": ", json_each(r.by_attribute) AS a, json_each(a.value) AS v",
         "amount": "json_extract(v.value, '$[0]')",
-        "date": "%s",
     },
 }
 
-# One row per (user, metric, period, attribute, value) of one source of amounts: all of
-# a day's events (`r.total`) or those with one attribute value. The periods come from a
-# cross join with the three kinds, so the rollups are read once per source.
-_CHANGES = """
-    SELECT r.user_id, r.metric_id, k.kind,
-           CASE k.kind WHEN 'year' THEN {year_start} WHEN 'month' THEN {month}
-                ELSE {week} END AS start,
-           {attribute} AS attribute, {value} AS value, {amount} AS amount
-    FROM {rollups} r {expand}
-    CROSS JOIN (SELECT 'year' AS kind UNION ALL SELECT 'month' UNION ALL SELECT 'week') k
-    WHERE r.tenant_id = %s AND r.local_date BETWEEN {window_start} AND {window_end}
-      AND (k.kind = 'week' OR r.local_date BETWEEN {year_start} AND {year_end})
-"""
-
+# The populations of one metric and period: of all events (attribute '') and of each
+# attribute value, with their thresholds, by rising percentile.
 _POPULATIONS = """
-WITH amounts AS ({all_events} UNION ALL {per_value}),
+WITH amounts AS (
+    SELECT r.user_id, '' AS attribute, '' AS value, r.total AS amount
+    FROM {rollups} r
+    WHERE r.tenant_id = %s AND r.metric_id = %s AND r.local_date BETWEEN %s AND %s
+    UNION ALL
+    SELECT r.user_id, a.key, v.key, {amount}
+    FROM {rollups} r {expand}
+    WHERE r.tenant_id = %s AND r.metric_id = %s AND r.local_date BETWEEN %s AND %s
+),
 changes AS (
-    SELECT metric_id, kind, start, attribute, value, ROUND(SUM(amount), 6) AS change
-    FROM amounts GROUP BY user_id, metric_id, kind, start, attribute, value
+    SELECT attribute, value, ROUND(SUM(amount), 6) AS change
+    FROM amounts GROUP BY user_id, attribute, value
+),
+counted AS (
+    SELECT attribute, value, change, COUNT(*) AS users
+    FROM changes WHERE change <> 0 GROUP BY attribute, value, change
 ),
 ranked AS (
-    SELECT metric_id, kind, start, attribute, value, change,
-           RANK() OVER (PARTITION BY metric_id, kind, start, attribute, value
-                        ORDER BY change) - 1 AS below,
-           COUNT(*) OVER (PARTITION BY metric_id, kind, start, attribute, value) AS n
-    FROM changes WHERE change <> 0
+    SELECT attribute, value, change,
+           CAST(SUM(users) OVER (PARTITION BY attribute, value ORDER BY change
+                                 ROWS UNBOUNDED PRECEDING) - users AS BIGINT) AS below,
+           CAST(SUM(users) OVER (PARTITION BY attribute, value) AS BIGINT) AS n
+    FROM counted
 )
-SELECT metric_id, kind, start, attribute, value, n,
-       (200 * below + n - 1) / (2 * (n - 1)) AS percentile, MIN(change)
+SELECT attribute, value, n, (200 * below + n - 1) / (2 * (n - 1)) AS percentile, MIN(change)
 FROM ranked WHERE n > 1
-GROUP BY metric_id, kind, start, attribute, value, n, percentile
-ORDER BY metric_id, kind, start, attribute, value, percentile
+GROUP BY attribute, value, n, percentile
+ORDER BY attribute, value, percentile
 """
 
 
@@ -103,70 +98,81 @@ class Computed:
 
     metric_id: Any
     kind: str
-    start: date
+    start: Any
     attribute: str
     value: str
     n: int
     thresholds: list[tuple[Decimal, int]]
 
 
-def compute(tenant_id: Any, year: int) -> list[Computed]:
-    """Every population of the tenant's `year` (its weeks whole, its months, the year)."""
+def periods_of(year: int) -> list[Period]:
+    """The periods a recap of `year` shows percentiles for: its weeks (whole), its
+    months, the year."""
+    return [*weeks(year), *months(year), year_period(year)]
+
+
+def compute_period(tenant_id: Any, metric_id: Any, period: Period) -> list[Computed]:
+    """The populations of one metric in one period: one statement."""
     dialect = _DIALECTS[connection.vendor]
-    span, weeks = year_period(year), window(year)
-    dates = {
-        "year_start": dialect["date"],
-        "year_end": dialect["date"],
-        "window_start": dialect["date"],
-        "window_end": dialect["date"],
-    }
-
-    def source(attribute: str, value: str, amount: str, expand: str) -> tuple[str, list[Any]]:
-        sql = _CHANGES.format(
-            rollups=connection.ops.quote_name(DailyRollup._meta.db_table),
-            month=dialect["month"],
-            week=dialect["week"],
-            attribute=attribute,
-            value=value,
-            amount=amount,
-            expand=expand,
-            **dates,
-        )
-        # Parameters in the order their placeholders appear in the text.
-        day = connection.ops.adapt_datefield_value
-        params = [
-            day(span.start),
-            Tenant._meta.pk.get_db_prep_value(tenant_id, connection),
-            day(weeks.start),
-            day(weeks.end),
-            day(span.start),
-            day(span.end),
-        ]
-        return sql, params
-
-    all_sql, all_params = source("''", "''", "r.total", "")
-    per_sql, per_params = source("a.key", "v.key", dialect["amount"], dialect["expand"])
-    sql = _POPULATIONS.format(all_events=all_sql, per_value=per_sql)
+    sql = _POPULATIONS.format(
+        rollups=connection.ops.quote_name(DailyRollup._meta.db_table),
+        amount=dialect["amount"],
+        expand=dialect["expand"],
+    )
+    day = connection.ops.adapt_datefield_value
+    tenant_key = Tenant._meta.pk
+    metric_key = Metric._meta.pk
+    assert tenant_key is not None and metric_key is not None
+    scope = [
+        tenant_key.get_db_prep_value(tenant_id, connection),
+        metric_key.get_db_prep_value(metric_id, connection),
+        day(period.start),
+        day(period.end),
+    ]
     out: list[Computed] = []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*all_params, *per_params])
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # Group a period's users in memory, not in temporary files (4 MB by default).
+            cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        cursor.execute(sql, [*scope, *scope])
         current: Computed | None = None
-        for metric_id, kind, start, attribute, value, n, percentile, change in cursor:
-            # SQLite answers text: dates as ISO strings, uuids as hex.
-            start = start if isinstance(start, date) else date.fromisoformat(str(start)[:10])
-            metric_id = metric_id if isinstance(metric_id, uuid.UUID) else uuid.UUID(metric_id)
-            key = (metric_id, kind, start, attribute, value)
-            if current is None or key != (
-                current.metric_id,
-                current.kind,
-                current.start,
-                current.attribute,
-                current.value,
-            ):
-                current = Computed(*key, n=n, thresholds=[])
+        for attribute, value, n, percentile, change in cursor:
+            if current is None or (attribute, value) != (current.attribute, current.value):
+                current = Computed(metric_id, period.kind, period.start, attribute, value, n, [])
                 out.append(current)
             current.thresholds.append((to_decimal(change), int(percentile)))
     return out
+
+
+def compute(
+    tenant_id: Any, year: int, metric_ids: Sequence[Any], *, workers: int = 1
+) -> list[Computed]:
+    """Every population of the tenant's `year`, for these metrics. On PostgreSQL,
+    `workers` threads with their own connections share the statements (the database
+    does the work, so threads run in parallel); they read committed rows only."""
+    jobs = [(metric_id, period) for metric_id in metric_ids for period in periods_of(year)]
+    if workers <= 1 or connection.vendor != "postgresql":
+        return [item for job in jobs for item in compute_period(tenant_id, *job)]
+    results: list[list[Computed]] = [[] for _ in jobs]
+    failures: list[BaseException] = []
+
+    def work(share: int) -> None:
+        try:
+            for index in range(share, len(jobs), workers):
+                results[index] = compute_period(tenant_id, *jobs[index])
+        except BaseException as error:  # reported by the caller's thread
+            failures.append(error)
+        finally:
+            connection.close()  # this thread's own
+
+    threads = [threading.Thread(target=work, args=(share,)) for share in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    return [item for result in results for item in result]
 
 
 class Percentiles:

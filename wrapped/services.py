@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
-from events.models import DailyRollup, EndUser, Tenant
+from events.db.sql import replace_rows
+from events.models import DailyRollup, EndUser, Metric, Tenant
 from events.selectors.config import tenant_config
 
 from . import populations
@@ -30,6 +31,9 @@ from .models import SCHEMA_VERSION, Population, PopulationSet, WrappedSettings, 
 from .periods import Period, window
 from .populations import Percentiles
 from .summary import summarize, user_years
+
+# Threads computing population statistics at once, on PostgreSQL (wrapped.populations).
+POPULATION_WORKERS = 2
 
 _options: dict[Any, tuple[int, WrappedOptions]] = {}
 _options_lock = threading.Lock()
@@ -68,6 +72,9 @@ def events_in_window(tenant: Tenant, year: int) -> int:
 def populations_refresh(*, tenant: Tenant, year: int, force: bool = False) -> PopulationSet:
     """Compute the tenant's population statistics for `year` unless they are current
     (or `force`). Under a lock on the set's row: concurrent callers compute once."""
+    # Threads with connections of their own see only committed rows: not when the caller
+    # holds a transaction (a test's), which may hold the rollups.
+    workers = POPULATION_WORKERS if not connection.in_atomic_block else 1
     PopulationSet.objects.bulk_create(
         [PopulationSet(tenant=tenant, year=year)], ignore_conflicts=True
     )
@@ -76,7 +83,8 @@ def populations_refresh(*, tenant: Tenant, year: int, force: bool = False) -> Po
         events = events_in_window(tenant, year)
         if stats.version and stats.events == events and not force:
             return stats
-        computed = populations.compute(tenant.pk, year)
+        metric_ids = Metric.objects.filter(tenant=tenant).values_list("pk", flat=True)
+        computed = populations.compute(tenant.pk, year, list(metric_ids), workers=workers)
         Population.objects.filter(set=stats).delete()
         Population.objects.bulk_create(
             [
@@ -192,6 +200,7 @@ SUMMARY_FIELDS = (
     "population_version",
     "schema_version",
 )
+STORED_FIELDS = ("tenant", "user", "year", *SUMMARY_FIELDS)
 
 
 def summaries_precompute(
@@ -215,14 +224,13 @@ def summaries_precompute(
     users = list(EndUser.objects.filter(tenant=tenant, pk__in=user_ids).order_by("pk"))
     texts = _activity_texts(tenant, year, users, lambda periods: table, highlights)
     now = timezone.now()
-    WrappedSummary.objects.bulk_create(
+    replace_rows(
         [
             _summary(tenant, user, year, text, version, now)
             for user, text in zip(users, texts, strict=True)
         ],
-        update_conflicts=True,
-        unique_fields=["user", "year"],
-        update_fields=SUMMARY_FIELDS,
+        fields=STORED_FIELDS,
+        unique=("user", "year"),
     )
     return len(users)
 

@@ -666,3 +666,39 @@ def insert_columns_ignoring_conflict(
             tuple(f.to_python(v) for f, v in zip(back, row, strict=True)) for row in returned
         )
     return out
+
+
+def replace_rows(
+    objs: Sequence[models.Model], *, fields: Sequence[str], unique: Sequence[str]
+) -> None:
+    """Insert `objs` (their `fields`), replacing the row that conflicts on the `unique`
+    columns: `INSERT ... ON CONFLICT (unique) DO UPDATE SET` every other field, one
+    statement per row sent together (psycopg pipelines `executemany`).
+
+    Not `bulk_create(update_conflicts=True)`: on PostgreSQL it sends each column as one
+    array, and quoting long JSON texts into an array literal (a regular expression per
+    character to escape) took 0.9 s of each 1.6 s chunk of 500 Wrapped summaries; this
+    takes 0.05 s."""
+    if not objs:
+        return
+    db = _db()
+    model = type(objs[0])
+    chosen = [_field(model, name) for name in fields]
+    columns = [_quoted(db, field) for field in chosen]
+    updated = ", ".join(
+        f"{column} = excluded.{column}"
+        for name, column in zip(fields, columns, strict=True)
+        if name not in unique
+    )
+    conflict = ", ".join(_quoted_column(db, model, name) for name in unique)
+    sql = (
+        f"INSERT INTO {db.ops.quote_name(model._meta.db_table)} ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updated}"
+    )
+    rows = [
+        [field.get_db_prep_save(getattr(obj, field.attname), db) for field in chosen]
+        for obj in objs
+    ]
+    with db.cursor() as cursor:
+        cursor.executemany(sql, rows)

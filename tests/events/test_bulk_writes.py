@@ -208,3 +208,24 @@ def test_bulk_writes_work_whatever_the_prepare_threshold(owner, words):
         raw.prepare_threshold = before
 
     assert stored(user) == expected(rows + rows)
+
+
+def test_replace_rows_inserts_new_rows_and_replaces_conflicting_ones(owner, words):
+    ann, bob = new_user(owner), new_user(owner)
+    MetricTotal.objects.create(
+        tenant=owner.tenant, user=ann, metric=words, total=Decimal(1), event_count=1
+    )
+    rows = [
+        MetricTotal(
+            tenant=owner.tenant, user=user, metric=words, total=Decimal(total), event_count=2
+        )
+        for user, total in ((ann, "7.5"), (bob, "3"))
+    ]
+
+    sql.replace_rows(
+        rows, fields=("tenant", "user", "metric", "total", "event_count"), unique=("user", "metric")
+    )
+
+    assert sorted(
+        MetricTotal.objects.filter(metric=words).values_list("user_id", "total", "event_count")
+    ) == sorted([(ann.pk, Decimal("7.5"), 2), (bob.pk, Decimal(3), 2)])

@@ -132,3 +132,19 @@ def test_a_real_worker_precomputes_a_tenants_year(redis_worker, owner):
     assert f"{users} summaries computed by the workers" in out
     assert users_to_precompute(owner.tenant, 2025) == []
     assert len(activities(owner.tenant)) == users
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_processes_share_the_users(owner):
+    load_reference(owner.client(), owner.tenant)
+    users = EndUser.objects.filter(tenant=owner.tenant).count()
+
+    out = precompute(owner.tenant, "--chunk-size", "2", "--processes", "3")
+
+    assert f"{users} summaries computed by 3 processes" in out
+    assert users_to_precompute(owner.tenant, 2025) == []
+    stored = activities(owner.tenant)
+    WrappedSummary.objects.all().delete()
+    precompute(owner.tenant, "--processes", "1")
+    assert activities(owner.tenant) == stored

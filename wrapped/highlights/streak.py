@@ -10,6 +10,7 @@ freezes, pauses)."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -53,8 +54,12 @@ def longest_streak(ctx: UserYear, year: Period) -> dict[str, Any]:
         first, last = max(started, year.start), min(ended, year.end)
         if first <= last:
             candidates.append(((last - first).days + 1, first, last, started))
+    # Days with events outside every run are runs of one day (runs do not overlap).
+    spans = sorted((first, last) for _, first, last, _ in candidates)
+    starts = [first for first, _ in spans]
     for day in active_days(ctx, year):
-        if not any(first <= day <= last for _, first, last, _ in candidates):
+        index = bisect_right(starts, day) - 1
+        if index < 0 or spans[index][1] < day:
             candidates.append((1, day, day, day))
     if not candidates:
         return {

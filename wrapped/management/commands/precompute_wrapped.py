@@ -3,6 +3,7 @@ Wrapped of year Y before a launch, so that launch day only serves stored summari
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import datetime
@@ -11,9 +12,11 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
+from events.db.processes import in_processes
 from events.management.tenant_options import add_tenant_arguments, resolve_tenant
 from events.models import Tenant
 from events.models.tenancy import TenantStatus
@@ -27,6 +30,7 @@ from wrapped.services import (
 )
 from wrapped.tasks import precompute_summaries
 
+DEFAULT_PROCESSES = os.cpu_count() or 1
 POLL_SECONDS = 1
 STALL_SECONDS = 600
 
@@ -36,7 +40,7 @@ of every active tenant) that has no fresh one.
 First the tenant's population statistics for the year are brought up to date (one
 statement in the database), then the users are computed in chunks of --chunk-size: by
 the Celery workers when a broker is configured (CELERY_BROKER_URL; more workers, more
-speed), else in this process. The progress bar counts fresh summaries.
+speed), else by --processes processes on this machine (PostgreSQL; SQLite: this one).
 
 Resumable and safe to run twice: users whose summary is fresh are skipped, and a summary
 is written whole or not at all. Run it after a backfill (import_events); summaries that
@@ -63,6 +67,15 @@ class Command(BaseCommand):
             default=settings.WRAPPED_CHUNK_SIZE,
             help=f"users per task (default {settings.WRAPPED_CHUNK_SIZE})",
         )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=DEFAULT_PROCESSES,
+            help=(
+                "without a broker, on PostgreSQL: processes computing at once "
+                f"(default {DEFAULT_PROCESSES}, the number of CPUs)"
+            ),
+        )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
         parser.add_argument(
             "--no-wait",
@@ -76,6 +89,8 @@ class Command(BaseCommand):
             raise CommandError(f"--year {year} is not a year to recap.")
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be at least 1.")
+        if options["processes"] < 1:
+            raise CommandError("--processes must be at least 1.")
         if options["tenant"] or options["organization"] or options["customer_id"]:
             tenants = [
                 resolve_tenant(
@@ -104,17 +119,42 @@ class Command(BaseCommand):
             dynamic_ncols=True,
         )
         in_process = current_app.conf.task_always_eager  # no broker configured
+        where = "by the workers"
+        since = timezone.now()
         try:
             if in_process:
                 # Loaded once for every chunk, as a worker cannot.
                 percentiles = (stats.version, percentiles_of(stats))
-                for part in parts:
-                    summaries_precompute(
-                        tenant=tenant, year=year, user_ids=part, percentiles=percentiles
-                    )
-                    bar.update(len(part))
+
+                def work(share: int, shares: int) -> int:
+                    done = 0
+                    for part in parts[share::shares]:
+                        done += summaries_precompute(
+                            tenant=tenant, year=year, user_ids=part, percentiles=percentiles
+                        )
+                        if shares == 1:
+                            bar.update(len(part))
+                    return done
+
+                processes = options["processes"]
+                if (
+                    processes > 1
+                    and len(parts) > 1
+                    and connection.vendor == "postgresql"
+                    and not connection.in_atomic_block  # the children see committed rows
+                ):
+                    shares = min(processes, len(parts))
+                    where = f"by {shares} processes"
+
+                    def show() -> None:
+                        self._show(tenant, year, since, len(todo), bar)
+
+                    in_processes(work, shares, while_waiting=show)
+                    self._show(tenant, year, since, len(todo), bar)
+                else:
+                    where = "in this process"
+                    work(0, 1)
             else:
-                since = timezone.now()
                 for part in parts:
                     precompute_summaries.delay(str(tenant.pk), year, part)
                 if options["no_wait"]:
@@ -129,7 +169,7 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         self.stdout.write(
             f"Wrapped {year} of tenant {tenant.customer_id!r} ({tenant.id}): {len(todo)} "
-            f"summaries computed {'in this process' if in_process else 'by the workers'} "
+            f"summaries computed {where} "
             f"in {elapsed:.1f} s; population statistics version {stats.version}."
         )
 
@@ -138,15 +178,21 @@ class Command(BaseCommand):
         database: no result backend needed)."""
         shown, last_progress = 0, time.monotonic()
         while shown < todo:
-            written = WrappedSummary.objects.filter(
-                tenant=tenant, year=year, computed_at__gte=since
-            ).count()
+            written = self._show(tenant, year, since, todo, bar)
             if written > shown:
-                bar.update(min(written, todo) - shown)
-                shown, last_progress = min(written, todo), time.monotonic()
+                shown, last_progress = written, time.monotonic()
             elif time.monotonic() - last_progress > STALL_SECONDS:
                 raise CommandError(
                     f"No summary written for {STALL_SECONDS} s ({shown} of {todo} done): are "
                     "Celery workers running? Run the command again to resume."
                 )
             time.sleep(POLL_SECONDS)
+
+    def _show(self, tenant: Tenant, year: int, since: datetime, todo: int, bar: Any) -> int:
+        """Move the bar to the number of summaries written since `since`; return it."""
+        written = min(
+            todo,
+            WrappedSummary.objects.filter(tenant=tenant, year=year, computed_at__gte=since).count(),
+        )
+        bar.update(written - bar.n)
+        return written
