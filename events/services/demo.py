@@ -1,10 +1,14 @@
-"""The demo behind `make run`: an organization with a year of synthetic activity.
+"""The demo behind `make run`: an organization with synthetic activity from the last days
+of the year before the previous one to today, so that the previous calendar year is whole
+(what a first `GET /v1/users/{id}/wrapped?year=<last year>` shows) and this year runs up
+to today.
 
 Idempotent: the organization, metrics, attributes and users are created when absent, and
 events are generated per user and local day by a pure function of (seed, user, date), so
 a second run regenerates exactly the events the first one wrote and inserts only those
 missing (deterministic idempotency keys tell them apart). On a later day the new days
-are topped up, so the data keeps ending today.
+are topped up, so the data keeps ending today. A demo loaded by a version with a shorter
+history gets the days before its oldest one too.
 
 Events are recorded by the event engine (`engine.record_events`, as `import_events`
 records them), in one transaction, so a demo interrupted half-way leaves nothing
@@ -25,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 
 from ..engine import EventColumns, local_date, lock_users, recompute_stale, record_events
 from ..ids import uuid7_many
@@ -39,7 +43,9 @@ from .organizations import api_key_create, organization_create
 DEMO_ORGANIZATION = "Demo"
 DEMO_KEY_NAME = "demo"
 ADMIN_USERNAME = "admin"
-HISTORY_DAYS = 365
+# The history starts this many days before 1 January of the previous year: that year's
+# first ISO week is whole (it may start on 26 December) and streaks run across 1 January.
+LEAD_DAYS = 7
 SEED = 2024
 
 METRICS = (
@@ -90,8 +96,12 @@ PROFILES = {
     "weekend": (0.07, 0.88),
     "casual": (0.38, 0.45),
     "dropout": (0.75, 0.70),  # until their last day, then never again
-    "newcomer": (0.80, 0.75),  # joined in the last few months
+    "newcomer": (0.80, 0.75),  # joined during the history, after its first two months
 }
+# The season, as a factor of those probabilities by month but for streaky learners (who
+# keep their streak whatever the month): New Year's resolutions, then summer holidays and
+# the end-of-year break (so a recap's most active month means something).
+SEASON = (1.12, 1.05, 1.0, 1.0, 0.97, 0.92, 0.85, 0.85, 1.04, 1.0, 1.0, 0.88)
 PROFILE_CYCLE = (
     "streaky",
     "casual",
@@ -132,23 +142,41 @@ class DemoResult:
     created_users: int = 0
     created_events: int = 0
     total_events: int = 0
+    # A learner with a rich recap and the year to show (the previous one in its time
+    # zone, which the demo covers whole); None without learners.
+    wrapped_user: str | None = None
+    wrapped_year: int = 0
     notes: list[str] = field(default_factory=list)
+
+
+def history_start(anchor: date) -> date:
+    """The first day of the demo's history, loaded first on `anchor` (a UTC date): a week
+    before 1 January of the year before. The day before the anchor names the year, since
+    on 1 January in UTC the Americas are still in the year before."""
+    return date((anchor - timedelta(days=1)).year - 1, 1, 1) - timedelta(days=LEAD_DAYS)
 
 
 def _demo_users(anchor: date, seed: int, count: int) -> list[DemoUser]:
     """The demo's learners, a pure function of the anchor date (the day the demo was first
-    loaded) and the seed, so every run agrees on who they are and when they dropped out."""
+    loaded) and the seed, so every run agrees on who they are and when they dropped out.
+
+    Most start with the history (streaky learners within its first days, so their streaks
+    cross 1 January); newcomers join at any time after its first two months, and dropouts
+    leave at any time from its fourth month to a month before the anchor: the previous
+    year has both, and most of the learners are active in each of its months."""
     rng = random.Random(f"{seed}:users")
+    start = history_start(anchor)
+    span = (anchor - start).days  # a year and a week to two years and a week
     users = []
     for index in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         profile = PROFILE_CYCLE[index % len(PROFILE_CYCLE)]
-        joined = anchor - timedelta(days=HISTORY_DAYS - 1 - rng.randint(0, 20))
+        joined = start + timedelta(days=rng.randint(0, 3 if profile == "streaky" else 20))
         last_day = None
         if profile == "newcomer":
-            joined = anchor - timedelta(days=rng.randint(20, 110))
+            joined = start + timedelta(days=rng.randint(60, span - 20))
         elif profile == "dropout":
-            last_day = anchor - timedelta(days=rng.randint(45, 290))
+            last_day = anchor - timedelta(days=rng.randint(30, span - 90))
         slug = f"{first}.{last}".lower().translate(str.maketrans("éüó", "euo"))
         users.append(
             DemoUser(
@@ -171,35 +199,42 @@ def _demo_users(anchor: date, seed: int, count: int) -> list[DemoUser]:
 
 # (timestamp, local date, metric key, value, attributes, idempotency key)
 DemoEvent = tuple[datetime, date, str, Decimal, dict[str, str], str]
+ONE = Decimal(1)
 
 
 def _day_events(user: DemoUser, day: date, seed: int) -> list[DemoEvent]:
-    """One learner's events on one local day: a pure function of (seed, user, day)."""
+    """One learner's events on one local day: a pure function of (seed, user, day). A day
+    has at most one session, on one device: an event per lesson, one per lesson that taught
+    new words, and the session's minutes at its end."""
     if day < user.joined or (user.last_day is not None and day > user.last_day):
         return []
     rng = random.Random(f"{seed}:{user.index}:{day.isoformat()}")
     weekday_p, weekend_p = PROFILES[user.profile]
-    if rng.random() >= (weekend_p if day.weekday() >= 5 else weekday_p):
+    season = 1.0 if user.profile == "streaky" else SEASON[day.month - 1]
+    if rng.random() >= (weekend_p if day.weekday() >= 5 else weekday_p) * season:
         return []
     tz = ZoneInfo(user.tz)
     events: list[DemoEvent] = []
     start_hour = rng.choice((7, 8, 9)) if user.morning else rng.choice((17, 19, 20, 21))
     moment = datetime.combine(day, time(start_hour, rng.randint(0, 59)), tzinfo=tz)
+    attributes = {"source": user.platform if rng.random() < 0.8 else rng.choice(SOURCES)}
+    practiced = 0
     for lesson in range(rng.choices((1, 2, 3, 4), weights=(35, 35, 20, 10))[0]):
-        source = user.platform if rng.random() < 0.8 else rng.choice(SOURCES)
-        attributes = {"source": source}
         minutes = rng.randint(4, 20)
         moment += timedelta(minutes=minutes + rng.randint(0, 40))
         timestamp = moment.astimezone(UTC)
         if local_date(timestamp, user.tz) != day:
             break  # a late session ran past midnight; keep the day's events on the day
-        for key, value in (
-            ("lessons-completed", 1),
-            ("minutes-practiced", minutes),
-            ("words-learned", rng.randint(3, 15)),
-        ):
-            idempotency_key = f"demo-{day.isoformat()}-{lesson}"
-            events.append((timestamp, day, key, Decimal(value), attributes, idempotency_key))
+        practiced += minutes
+        idempotency_key = f"demo-{day.isoformat()}-{lesson}"
+        events.append((timestamp, day, "lessons-completed", ONE, attributes, idempotency_key))
+        if rng.random() < 0.7:  # a review lesson teaches no new words
+            words = Decimal(rng.randint(3, 15))
+            events.append((timestamp, day, "words-learned", words, attributes, idempotency_key))
+    if practiced:
+        ended, session_key = events[-1][0], f"demo-{day.isoformat()}-session"
+        total = Decimal(practiced)
+        events.append((ended, day, "minutes-practiced", total, attributes, session_key))
     return events
 
 
@@ -269,27 +304,39 @@ def _load_events(
     now: datetime,
     seed: int,
 ) -> int:
-    newest = Event.objects.filter(tenant=tenant).aggregate(newest=Max("local_date"))["newest"]
-    # Regenerate from the day before the newest loaded one: time zones spread "today"
-    # over two dates, and the last run may have stopped part-way through a day.
-    first_day = newest - timedelta(days=1) if newest else anchor - timedelta(days=HISTORY_DAYS - 1)
+    start = history_start(anchor)
+    last_day = now.date() + timedelta(days=1)  # the furthest-ahead time zone's today
+    loaded = Event.objects.filter(tenant=tenant).aggregate(
+        oldest=Min("local_date"), newest=Max("local_date")
+    )
+    spans = [(start, last_day)]
+    if loaded["newest"] is not None:
+        # Regenerate from the day before the newest loaded one: time zones spread "today"
+        # over two dates, and the last run may have stopped part-way through a day.
+        first_day = loaded["newest"] - timedelta(days=1)
+        # And the days before the oldest loaded one: none but in a demo loaded by a
+        # version with a shorter history, which has no events there to skip.
+        spans = [
+            (start, min(loaded["oldest"], first_day) - timedelta(days=1)),
+            (first_day, last_day),
+        ]
     seen = set(
-        Event.objects.filter(tenant=tenant, local_date__gte=first_day).values_list(
+        Event.objects.filter(tenant=tenant, local_date__gte=spans[-1][0]).values_list(
             "user_id", "metric_id", "idempotency_key"
         )
     )
     rows: list[tuple[datetime, int, Metric, Decimal, dict[str, str], date, str]] = []
-    last_day = now.date() + timedelta(days=1)  # the furthest-ahead time zone's today
     for user in users:
         user_pk = user_pks[user.external_id]
-        day = first_day
-        while day <= last_day:
-            for timestamp, on, key, value, attributes, ikey in _day_events(user, day, seed):
-                metric = metrics[key]
-                if timestamp > now or (user_pk, metric.pk, ikey) in seen:
-                    continue
-                rows.append((timestamp, user_pk, metric, value, attributes, on, ikey))
-            day += timedelta(days=1)
+        for first, last in spans:
+            day = first
+            while day <= last:
+                for timestamp, on, key, value, attributes, ikey in _day_events(user, day, seed):
+                    metric = metrics[key]
+                    if timestamp > now or (user_pk, metric.pk, ikey) in seen:
+                        continue
+                    rows.append((timestamp, user_pk, metric, value, attributes, on, ikey))
+                day += timedelta(days=1)
     # Ids in timestamp order, so the event log (newest id first) reads like history.
     rows.sort(key=lambda r: (r[0], r[1], r[2].key))
     events = EventColumns(
@@ -388,4 +435,6 @@ def demo_load(
         created_users=created_users,
         created_events=created_events,
         total_events=Event.objects.filter(tenant=tenant).count(),
+        wrapped_user=users[0].external_id if users else None,
+        wrapped_year=local_date(now, users[0].tz if users else "UTC").year - 1,
     )

@@ -1,5 +1,6 @@
 """`manage.py load_demo`, behind `make run`: idempotent, prints working credentials, and
-derives totals and rollups that agree with the event log."""
+derives totals and rollups that agree with the event log; its history covers the previous
+calendar year whole, so the Wrapped it prints a curl for is rich."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import re
 import shlex
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -22,6 +23,7 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from events.engine import local_date
 from events.models import (
     ApiKey,
     Attribute,
@@ -34,7 +36,7 @@ from events.models import (
     StreakRun,
     Tenant,
 )
-from events.services.demo import demo_load
+from events.services.demo import TIMEZONES, demo_load
 from events.services.rebuild import derived_state_rebuild
 from tests.derived import attribute_rows, derived_state
 
@@ -76,6 +78,39 @@ def counts() -> dict[str, int]:
     } | {"superusers": get_user_model().objects.filter(is_superuser=True).count()}
 
 
+def printed_wrapped(output: str) -> tuple[str, str, int]:
+    """The printed Wrapped curl: (its API key, its path and query, the year it asks for)."""
+    command = re.search(r"year in review of \d+:\n\s+(curl .*)\n", output)
+    assert command, output
+    words = shlex.split(command.group(1))
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    url = words[-1]
+    year = re.search(r"[?&]year=(\d+)$", url)
+    assert url.startswith("http://127.0.0.1:8000/v1/users/") and year, url
+    return headers["X-API-KEY"], url.removeprefix("http://127.0.0.1:8000"), int(year.group(1))
+
+
+def get_printed_wrapped(output: str) -> tuple[int, dict, int]:
+    """GET the printed Wrapped URL through the test client: (status, body, year)."""
+    key, path, year = printed_wrapped(output)
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=key)
+    response = client.get(path)
+    return response.status_code, response.json(), year
+
+
+def percentiles(block: dict) -> list[int]:
+    """Every `percentileThisPeriod` of a period's block: its metrics' and their values'."""
+    found = []
+    for metric in block["metrics"].values():
+        found += [metric["percentileThisPeriod"]] if "percentileThisPeriod" in metric else []
+        for values in metric["byAttribute"].values():
+            found += [
+                v["percentileThisPeriod"] for v in values.values() if "percentileThisPeriod" in v
+            ]
+    return found
+
+
 def post_printed_curl(output: str) -> tuple[int, dict]:
     """Run the printed curl example through the test client: same URL, headers, body."""
     command = re.search(r"(curl -X POST .*?)\n\n", output, re.S)
@@ -103,7 +138,8 @@ def test_full_demo_twice_creates_it_once_and_prints_a_working_key(db, tmp_path):
     assert counts() == after_first
     assert Tenant.objects.get().config_version == version  # nothing re-created
     assert after_first["Organization"] == 1 and after_first["EndUser"] == 60
-    assert 40_000 <= after_first["Event"] <= 80_000
+    # From a week before 1 January of the previous year to today: 1 to 2 years.
+    assert 40_000 <= after_first["Event"] <= 100_000
     assert after_first["superusers"] == 1
     assert printed_key(first) == printed_key(second)
     assert printed_password(first) == printed_password(second)
@@ -247,3 +283,90 @@ def test_demo_load_service_is_deterministic_for_a_seed(db, tmp_path):
     assert snapshot == sorted(
         Event.objects.values_list("user__external_id", "metric__key", "timestamp", "value")
     )
+
+
+def months_with_events(year: int) -> set[int]:
+    return {
+        day.month
+        for day in Event.objects.filter(local_date__year=year).dates("local_date", "month")
+    }
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        None,  # now
+        # 1 January in UTC, still 31 December in the Americas: the longest history
+        datetime(2026, 1, 1, 3, 0, tzinfo=UTC),
+        datetime(2026, 1, 2, 12, 0, tzinfo=UTC),  # the shortest
+    ],
+)
+def test_the_demo_covers_last_year_whole_and_prints_a_rich_wrapped_of_it(db, tmp_path, moment):
+    with time_machine.travel(moment or timezone.now(), tick=False):
+        output = load(tmp_path / "c.json", users=8)
+        status, body, year = get_printed_wrapped(output)
+
+        learner = EndUser.objects.get(external_id=body["user"]["id"])
+        assert learner.external_id == "learner-001"
+        # The year before the learner's current one, which the endpoint accepts.
+        assert year == local_date(timezone.now(), learner.tz or "UTC").year - 1
+        # In any of the demo's time zones, the previous year is whole.
+        last_years = {local_date(timezone.now(), tz).year - 1 for tz in TIMEZONES}
+    for last_year in last_years:
+        assert months_with_events(last_year) == set(range(1, 13)), last_year
+        # And the end of the year before, so streaks run into the year.
+        end_before = (date(last_year - 1, 12, 25), date(last_year - 1, 12, 31))
+        assert Event.objects.filter(local_date__range=end_before).exists()
+    assert status == 200, body
+    activity = body["activity"]
+    # learner-001 is a streaky learner, active nearly every day.
+    assert activity["daysActive"] > 300 and activity["monthsActive"] == 12
+    assert percentiles(activity["entireYear"])
+
+
+def test_a_demo_with_a_shorter_history_gets_the_days_before_its_oldest(db, tmp_path):
+    """As a demo loaded by a version that went back a year only: the next run adds the
+    days before, the very events (and derived state) a full load has."""
+    credentials = tmp_path / "c.json"
+    load(credentials, users=4)
+    tenant = Organization.objects.get(name="Demo").default_tenant
+    assert tenant is not None
+    full, events = derived_state(tenant), Event.objects.count()
+    cut = timezone.now().date() - timedelta(days=365)
+    deleted, _ = Event.objects.filter(local_date__lt=cut).delete()
+    derived_state_rebuild(tenant=tenant)
+    assert deleted > 1000
+
+    output = load(credentials, users=4)
+
+    assert f"0 users and {deleted} events added ({events} events in all)" in output
+    assert derived_state(tenant) == full
+
+
+@pytest.mark.slow
+def test_the_full_demo_has_rich_populations_all_through_last_year(db, tmp_path):
+    """Percentiles need at least 5 users with activity in a period: most of the 60
+    learners are active in every month of the previous year, and the printed learner's
+    recap has percentiles for its most active week and month and for the year."""
+    output = load(tmp_path / "c.json")
+    status, body, year = get_printed_wrapped(output)
+
+    assert status == 200, body
+    users_by_month: dict[int, set[int]] = defaultdict(set)
+    for user, day in Event.objects.filter(local_date__year=year).values_list("user", "local_date"):
+        users_by_month[day.month].add(user)
+    active = {month: len(users_by_month[month]) for month in range(1, 13)}
+    assert min(active.values()) >= 30, active  # of 60
+    # The year's first ISO week is whole (it starts in December when 1 January is not a
+    # Monday), and streaks run across 1 January.
+    new_year = date(year, 1, 1)
+    monday = new_year - timedelta(days=new_year.weekday())
+    first_week = Event.objects.filter(local_date__range=(monday, monday + timedelta(days=6)))
+    assert len(first_week.dates("local_date", "day")) == 7
+    assert StreakRun.objects.filter(started__lt=new_year, ended__gte=new_year).exists()
+    activity = body["activity"]
+    assert activity["daysActive"] > 300 and activity["weeksActive"] >= 52
+    assert activity["entireYear"]["longestStreak"]["length"] > 14
+    for block in ("mostActiveWeek", "mostActiveMonth", "entireYear"):
+        assert all("percentileThisPeriod" in m for m in activity[block]["metrics"].values()), block
+        assert percentiles(activity[block]), block

@@ -14,8 +14,9 @@ from events.services.demo import USER_COUNT, demo_load
 
 class Command(BaseCommand):
     help = (
-        "Create (or top up) the demo organization with a year of synthetic events, a demo "
-        "admin API key and a demo superuser; safe to run again. Prints how to use them."
+        "Create (or top up) the demo organization with synthetic events from the start of "
+        "the previous year to today, a demo admin API key and a demo superuser; safe to run "
+        "again. Prints how to use them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -28,7 +29,10 @@ class Command(BaseCommand):
             help="file that remembers the demo key and password (only a hash is in the DB)",
         )
         parser.add_argument(
-            "--users", type=int, default=USER_COUNT, help="how many demo learners (default 60)"
+            "--users",
+            type=int,
+            default=USER_COUNT,
+            help=f"how many demo learners (default {USER_COUNT})",
         )
 
     def handle(
@@ -58,6 +62,11 @@ class Command(BaseCommand):
             f"    -d '{body}'"
         )
         out("")
+        if result.wrapped_user is not None:
+            out(f"Wrapped, {result.wrapped_user}'s year in review of {result.wrapped_year}:")
+            url = f"{base}/v1/users/{result.wrapped_user}/wrapped?year={result.wrapped_year}"
+            out(f"  curl -H 'X-API-KEY: {result.api_key}' '{url}'")
+            out("")
         out(f"Django admin: {base}/admin/")
         out(
             f"  username {result.admin_username!r}, password {result.admin_password!r} "
