@@ -12,23 +12,25 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
+from events.db.prepared import PreparedQuery
 from events.db.sql import replace_rows
 from events.models import DailyRollup, EndUser, Metric, Tenant
 from events.selectors.config import tenant_config
 
-from . import populations
+from . import percentile_cache, populations
 from .highlights import HIGHLIGHTS, Highlights, WrappedOptions
 from .models import SCHEMA_VERSION, Population, PopulationSet, WrappedSettings, WrappedSummary
-from .periods import Period, window
+from .percentile_cache import percentiles_of
+from .periods import window
 from .populations import Percentiles
 from .summary import summarize, user_years
 
@@ -106,6 +108,7 @@ def populations_refresh(*, tenant: Tenant, year: int, force: bool = False) -> Po
         stats.events = events
         stats.computed_at = timezone.now()
         stats.save(update_fields=["version", "events", "computed_at"])
+        percentile_cache.forget(stats)
         return stats
 
 
@@ -115,20 +118,6 @@ def population_set(tenant: Tenant, year: int) -> PopulationSet:
     if stats is None or not stats.version:
         stats = populations_refresh(tenant=tenant, year=year)
     return stats
-
-
-POPULATION_FIELDS = ("metric_id", "kind", "start", "attribute", "value", "n", "thresholds")
-
-
-def percentiles_of(stats: PopulationSet, periods: Iterable[Period] | None = None) -> Percentiles:
-    """The statistics of `periods` (every period of the year when None), one query."""
-    rows = Population.objects.filter(set=stats)
-    if periods is not None:
-        match = Q(pk__in=[])
-        for period in periods:
-            match |= Q(kind=period.kind, start=period.start)
-        rows = rows.filter(match)
-    return Percentiles(rows.values_list(*POPULATION_FIELDS))
 
 
 # -- Summaries -----------------------------------------------------------------------
@@ -235,18 +224,44 @@ def summaries_precompute(
     return len(users)
 
 
+class StoredSummary(NamedTuple):
+    """What `summary_activity` reads of a stored summary."""
+
+    activity: str
+    stamp: int
+    config_version: int
+    population_version: int
+    schema_version: int
+    current_population: int | None
+
+
+# The fresh path's one query: the summary, with the version of the population statistics
+# it must have seen (compiled once: see events/db/prepared.py).
+SUMMARY_OF = PreparedQuery(
+    lambda user_id, year: (
+        WrappedSummary.objects.filter(user_id=user_id, year=year)
+        .annotate(
+            current_population=Subquery(
+                PopulationSet.objects.filter(
+                    tenant=OuterRef("tenant"), year=OuterRef("year")
+                ).values("version")[:1]
+            )
+        )
+        .order_by()
+        .values_list(*StoredSummary._fields)[:1]
+    ),
+    samples=[-1, 9999],
+    fields=[WrappedSummary._meta.get_field("user"), WrappedSummary._meta.get_field("year")],
+)
+
+
 def summary_activity(
     *, tenant: Tenant, user: EndUser, year: int, highlights: Highlights = HIGHLIGHTS
 ) -> str:
     """The user's recap of `year` (its `activity`, as JSON text): the stored summary when
     fresh, else computed now and stored. One query when fresh."""
-    current = PopulationSet.objects.filter(tenant=tenant, year=year).values("version")[:1]
-    stored = (
-        WrappedSummary.objects.filter(user=user, year=year)
-        .annotate(current_population=Subquery(current))
-        .only("activity", *SUMMARY_FIELDS[2:])
-        .first()
-    )
+    found = SUMMARY_OF.rows(user.pk, year)
+    stored = StoredSummary(*found[0]) if found else None
     if stored is not None and is_fresh(stored, user, tenant, stored.current_population or 0):
         return stored.activity
     stats = population_set(tenant, year)
@@ -261,10 +276,8 @@ def summary_activity(
         if is_fresh(locked, user, tenant, stats.version):
             return locked.activity
 
-        def percentiles_for(periods: list[Period]) -> Percentiles:
-            return percentiles_of(stats, periods)
-
-        [text] = _activity_texts(tenant, year, [user], percentiles_for, highlights)
+        table = percentiles_of(stats)
+        [text] = _activity_texts(tenant, year, [user], lambda periods: table, highlights)
         fresh = _summary(tenant, user, year, text, stats.version, timezone.now())
         fresh.pk = locked.pk
         fresh.save(force_update=True)

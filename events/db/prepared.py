@@ -107,3 +107,9 @@ class PreparedQuery:
                 populator.populate(row, obj)
             objects.append(obj)
         return objects
+
+    def rows(self, *values: Any) -> list[tuple[Any, ...]]:
+        """Rows of every selected column, converted, as a `values_list()` queryset's (build
+        it with `values_list`, whose columns include annotations)."""
+        _, rows = self._rows(values)
+        return [tuple(row) for row in rows]

@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime, timedelta
 
 from django.db.models import Sum
 
+from ..db.prepared import PreparedQuery
 from ..engine import local_date
 from ..exceptions import NotFound
 from ..models import DailyRollup, EndUser, Tenant
 
+# Every read endpoint's first query (compiled once: see events/db/prepared.py).
+USER_BY_ID = PreparedQuery(
+    lambda tenant_id, external_id: EndUser.objects.filter(
+        tenant_id=tenant_id, external_id=external_id
+    ).order_by("pk")[:1],
+    samples=[uuid.UUID(int=0), "sample"],
+    fields=[EndUser._meta.get_field("tenant"), EndUser._meta.get_field("external_id")],
+)
+
 
 def user_get(*, tenant: Tenant, external_id: str) -> EndUser:
     """The tenant's user with this id, or NotFound (also for another tenant's user)."""
-    try:
-        return EndUser.objects.get(tenant=tenant, external_id=external_id)
-    except EndUser.DoesNotExist:
-        raise NotFound(f"User with id {external_id!r} not found.") from None
+    found = USER_BY_ID.objects(tenant.pk, external_id)
+    if not found:
+        raise NotFound(f"User with id {external_id!r} not found.")
+    user: EndUser = found[0]
+    return user
 
 
 def user_recent_activity(

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from events.models import EndUser, Tenant
 from tests.wrapped.reference import NOW, load_reference
@@ -119,6 +120,26 @@ def test_population_statistics_are_reused_until_refreshed(reference, owner):
     assert words["percentileThisPeriod"] == 50
     # Unchanged events: nothing to refresh.
     assert populations_refresh(tenant=owner.tenant, year=2025).version == version + 1
+
+
+def test_a_process_reads_the_population_statistics_once_per_version(reference, owner):
+    """Recomputing on a GET reuses the statistics the process has read (wrapped/
+    percentile_cache.py) until a refresh makes a new version."""
+    get(reference, "ann")
+    with CaptureQueriesContext(connection) as queries:
+        kai = get(reference, "kai").json()["activity"]["entireYear"]["metrics"]["words"]
+    assert kai["percentileThisPeriod"] == 0
+    assert not [q for q in queries if '"wrapped_population"' in q["sql"]]
+
+    with time_machine.travel(NOW, tick=False):
+        body = {"user": {"id": "q1"}, "value": 1, "timestamp": "2025-05-05T12:00:00Z"}
+        assert reference.post("/v1/metrics/words/event", body, format="json").status_code == 201
+    populations_refresh(tenant=owner.tenant, year=2025)
+    with CaptureQueriesContext(connection) as queries:
+        words = get(reference, "p4").json()["activity"]["entireYear"]["metrics"]["words"]
+    # p4 (50 words) has kai (40) and now q1 (1) below, of 7 others: 2 / 7 (was 1 / 6).
+    assert words["percentileThisPeriod"] == 29
+    assert [q for q in queries if '"wrapped_population"' in q["sql"]]
 
 
 def test_precompute_stores_what_a_get_would_compute(reference, owner):
