@@ -177,14 +177,24 @@ def compute(
 
 class Percentiles:
     """The populations of one tenant and year, or of some of its periods, for lookups.
-    Rows are `(metric id, kind, start, attribute, value, n, thresholds)`."""
+    Rows are `(metric id, kind, start, attribute, value, n, thresholds)`; a population's
+    thresholds are converted to numbers on its first lookup (a recap looks up a few
+    dozen of the year's hundreds)."""
 
     def __init__(self, rows: Iterable[tuple[Any, ...]] = ()) -> None:
+        self._raw: dict[tuple[Any, ...], tuple[int, Any]] = {}
         self._table: dict[tuple[Any, ...], tuple[int, list[Decimal], list[int]]] = {}
         for metric_id, kind, start, attribute, value, n, thresholds in rows:
+            self._raw[(metric_id, kind, start, attribute, value)] = (n, thresholds)
+
+    def _population(self, key: tuple[Any, ...]) -> tuple[int, list[Decimal], list[int]] | None:
+        found = self._table.get(key)
+        if found is None and key in self._raw:
+            n, thresholds = self._raw[key]
             changes = [Decimal(str(change)) for change, _ in thresholds]
             ranks = [int(percentile) for _, percentile in thresholds]
-            self._table[(metric_id, kind, start, attribute, value)] = (n, changes, ranks)
+            found = self._table[key] = (n, changes, ranks)  # threads at worst convert twice
+        return found
 
     def percentile(
         self,
@@ -200,7 +210,7 @@ class Percentiles:
         no place in one (no change) or the population is smaller than `minimum`."""
         if change == 0:
             return None
-        found = self._table.get((metric_id, period.kind, period.start, attribute, value))
+        found = self._population((metric_id, period.kind, period.start, attribute, value))
         if found is None:
             return None
         n, changes, ranks = found
