@@ -6,7 +6,7 @@
 -- user never seen before ("new-<RUN_TAG>-<thread>-<n>"), the rest from a fixed pool of
 -- POOL_SIZE repeat users ("repeat-<i>"), picked at random (seeded per thread, so a run
 -- is reproducible). RUN_TAG keeps the warm-up's new users apart from the measured run's.
--- `done` prints one JSON line (prefixed "WRK_JSON ") for bench/report.py.
+-- Its `done` (bench/wrk_report.lua) prints one JSON line for bench/report.py.
 
 local threads = {}
 local counter = 1
@@ -41,15 +41,4 @@ function request()
   return wrk.format(nil, nil, nil, body)
 end
 
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_JSON {"requests": %d, "duration_us": %d, "bytes": %d, ' ..
-    '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}, ' ..
-    '"latency_us": {"min": %d, "mean": %.1f, "max": %d, "p50": %d, "p90": %d, "p99": %d, "p999": %d}}\n',
-    summary.requests, summary.duration, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout,
-    latency.min, latency.mean, latency.max,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency:percentile(99.9)))
-end
+dofile("bench/wrk_report.lua")

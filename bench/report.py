@@ -5,13 +5,16 @@
 Reads http-{event,baseline,standalone}-runN.json (wrk summaries of each measured round
 of the event path, the in-project baseline view and the standalone minimal DRF app),
 import.json / copy.json (bench/measure.py) with import-meta.json (events asked, events in
-the log afterwards), and env.json. Writes OUT_DIR/results.json and OUT_DIR/results.md; prints the
-tables: HTTP (the event path beside both baselines) and import.
+the log afterwards), the Wrapped files (wrapped-precompute.json and .log,
+wrapped-baseline.json, wrapped-{50,500}-precompute.log, get-{wrapped,document}-runN.json,
+get-wrapped-stale*.json) and env.json. Writes OUT_DIR/results.json and OUT_DIR/results.md;
+prints the tables: HTTP (the event path beside both baselines), import and Wrapped.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +24,17 @@ from typing import Any
 P99_TARGET_MS = 50.0
 THROUGHPUT_RATIO_TARGET = 0.5
 IMPORT_TARGET_PER_S = 20_000
+PRECOMPUTE_TARGET_PER_S = 500
+PRECOMPUTE_MEMORY_TARGET_MIB = 500
+HEAVY_RATIO_TARGET = 1.5
+GET_RATIO_TARGET = 0.6
+GET_P99_TARGET_MS = 20.0
+STALE_P99_TARGET_MS = 100.0
+# precompute_wrapped's last line (wrapped/management/commands/precompute_wrapped.py).
+PRECOMPUTED = re.compile(
+    r"(?P<count>\d+) summaries computed .* in (?P<summaries>[\d.]+) s, after the population "
+    r"statistics \(version \d+\) in (?P<populations>[\d.]+) s; (?P<total>[\d.]+) s in all"
+)
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -51,12 +65,12 @@ def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> str:
     )
 
 
-def _rounds(out: Path, name: str) -> dict[str, dict[str, float]]:
-    """One target's wrk figures per measured round (http-NAME-run1.json, ...), by round;
+def _rounds(out: Path, name: str, prefix: str = "http") -> dict[str, dict[str, float]]:
+    """One target's wrk figures per measured round (PREFIX-NAME-run1.json, ...), by round;
     an older output directory's single run (http-NAME.json) counts as one round."""
-    files = {path.stem.rpartition("-")[2]: path for path in out.glob(f"http-{name}-run*.json")}
-    if not files and (out / f"http-{name}.json").exists():
-        files = {"run": out / f"http-{name}.json"}
+    files = {path.stem.rpartition("-")[2]: path for path in out.glob(f"{prefix}-{name}-run*.json")}
+    if not files and (out / f"{prefix}-{name}.json").exists():
+        files = {"run": out / f"{prefix}-{name}.json"}
     return {tag: _wrk(json.loads(files[tag].read_text())) for tag in sorted(files)}
 
 
@@ -146,6 +160,130 @@ def _http(out: Path, results: dict[str, Any]) -> str | None:
     return table
 
 
+def _precomputed(path: Path) -> dict[str, float] | None:
+    """The figures of precompute_wrapped's last line in a log, if it got there."""
+    found = PRECOMPUTED.search(path.read_text()) if path.exists() else None
+    return {k: float(v) for k, v in found.groupdict().items()} if found else None
+
+
+def _wrapped(out: Path, results: dict[str, Any]) -> str | None:
+    """Precompute (beside one SQL statement), light vs heavy users, GET of fresh
+    summaries (beside the standalone GET by primary key), GET of stale summaries."""
+    measured, line = (
+        _load(out / "wrapped-precompute.json"),
+        _precomputed(out / "wrapped-precompute.log"),
+    )
+    if not measured or not line:
+        return None
+    rows: list[tuple[str, ...]] = []
+    rate = line["count"] / measured["seconds"]
+    memory = measured["peak_tree_pss_kib"] / 1024
+    base = _load(out / "wrapped-baseline.json")
+    users_file = out / "wrapped-baseline-users.txt"
+    base_rate = (
+        int(users_file.read_text()) / base["seconds"]
+        if base and base["status"] == 0 and users_file.exists()
+        else None
+    )
+    wrapped: dict[str, Any] = {
+        "precompute": {**measured, **line, "summaries_per_s": rate},
+        "baseline": {**(base or {}), "users_per_s": base_rate},
+    }
+    rate_met = measured["status"] == 0 and rate >= PRECOMPUTE_TARGET_PER_S
+    rows += [
+        (
+            "precompute (summaries/s, wall time of the command)",
+            f"{rate:,.0f}",
+            f"{base_rate:,.0f} users/s" if base_rate else "n/a",
+            f">= {PRECOMPUTE_TARGET_PER_S}/s",
+            _met(rate_met),
+        ),
+        (
+            "  of which population statistics / summaries (s)",
+            f"{line['populations']:.1f} / {line['summaries']:.1f}",
+            f"{base['seconds']:.1f} in all" if base else "n/a",
+            "",
+            "",
+        ),
+        (
+            "precompute peak memory, all its processes (PSS, MiB)",
+            f"{memory:.0f}",
+            f"{base['peak_tree_pss_kib'] / 1024:.0f}" if base else "n/a",
+            f"<= {PRECOMPUTE_MEMORY_TARGET_MIB} MiB",
+            _met(memory <= PRECOMPUTE_MEMORY_TARGET_MIB),
+        ),
+        (
+            "precompute peak memory, largest process (RSS, MiB)",
+            f"{measured['peak_rss_kib'] / 1024:.0f}",
+            f"{base['peak_rss_kib'] / 1024:.0f}" if base else "n/a",
+            "",
+            "",
+        ),
+    ]
+    light, heavy = (_precomputed(out / f"wrapped-{n}-precompute.log") for n in (50, 500))
+    if light and heavy:
+        per = {n: 1000 * f["summaries"] / f["count"] for n, f in ((50, light), (500, heavy))}
+        ratio = per[500] / per[50]
+        wrapped["light_vs_heavy"] = {"ms_per_summary": per, "ratio": ratio}
+        rows.append(
+            (
+                "time per summary, 500 vs 50 events per user (ms)",
+                f"{per[500]:.2f}",
+                f"{per[50]:.2f}",
+                f"{ratio:.2f}x; target <= {HEAVY_RATIO_TARGET}x",
+                _met(ratio <= HEAVY_RATIO_TARGET),
+            )
+        )
+
+    rounds = {name: _rounds(out, name, "get") for name in ("wrapped", "document")}
+    if rounds["wrapped"] and rounds["document"]:
+        got, doc = rounds["wrapped"], rounds["document"]
+        ratios = [got[t]["rps"] / doc[t]["rps"] for t in got if t in doc]
+        errors = sum(r["errors"] for r in got.values())
+        p99s = [r["p99_ms"] for r in got.values()]
+        wrapped["get_fresh"] = {"wrapped": got, "document": doc, "ratio": median(ratios)}
+        rows += [
+            (
+                "GET fresh (req/s): Wrapped vs standalone GET by key",
+                _spread([r["rps"] for r in got.values()], "{:.0f}"),
+                _spread([r["rps"] for r in doc.values()], "{:.0f}"),
+                f"{_spread(ratios, '{:.2f}x')}; target >= {GET_RATIO_TARGET}x",
+                _met(errors == 0 and median(ratios) >= GET_RATIO_TARGET),
+            ),
+            (
+                "GET fresh p99 latency (ms)",
+                _spread(p99s, "{:.1f}"),
+                _spread([r["p99_ms"] for r in doc.values()], "{:.1f}"),
+                f"<= {GET_P99_TARGET_MS:.0f} ms",
+                _met(errors == 0 and median(p99s) <= GET_P99_TARGET_MS),
+            ),
+        ]
+    env = results.get("env", {})
+    for tag, connections in (
+        ("stale", env.get("connections")),
+        ("stale-workers", env.get("gunicorn_workers")),
+    ):
+        summary = _load(out / f"get-wrapped-{tag}.json")
+        if summary is None:
+            continue
+        stale = _wrk(summary)
+        wrapped[tag.replace("-", "_")] = stale
+        at_target = tag == "stale"
+        rows.append(
+            (
+                f"GET stale, recomputed on the spot, {connections} connections: p99 (ms)",
+                f"{stale['p99_ms']:.1f} (p50 {stale['p50_ms']:.1f}, {stale['rps']:.0f} req/s)",
+                "",
+                f"<= {STALE_P99_TARGET_MS:.0f} ms" if at_target else "",
+                _met(stale["errors"] == 0 and stale["p99_ms"] <= STALE_P99_TARGET_MS)
+                if at_target
+                else "",
+            )
+        )
+    results["wrapped"] = wrapped
+    return _table(("Wrapped", "measured", "baseline", "ratio / target", "met?"), rows)
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     env = _load(out / "env.json") or {}
@@ -208,6 +346,9 @@ def main() -> None:
 
     if rows:
         tables.append(_table(("import", "measured", "baseline", "ratio / target", "met?"), rows))
+    wrapped = _wrapped(out, results)
+    if wrapped:
+        tables.append(wrapped)
     table = "\n\n".join(tables)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table + "\n")

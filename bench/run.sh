@@ -26,10 +26,27 @@
 #      of the same file into a bare table), each under bench/measure.py (wall time, peak
 #      RSS). The import is stopped after BENCH_IMPORT_TIMEOUT s; its rate is then what it
 #      committed by that time.
+#   3. Wrapped: a year (the last one) of BENCH_WRAPPED_EVENTS generated events over
+#      BENCH_WRAPPED_USERS users (bench/generate_wrapped.py: most users light, a few heavy,
+#      8 time zones, 2 metrics, 2 attributes), imported; then
+#      - precompute: manage.py precompute_wrapped (no broker: one process per CPU) under
+#        bench/measure.py, vs the baseline a user could write instead, one SQL statement
+#        (psql, under measure.py) storing each user's yearly count, sum and active days
+#        per metric into a table;
+#      - light vs heavy: precompute_wrapped of BENCH_WRAPPED_COMPARE_USERS users with 50
+#        events each and as many with 500, in two more databases, all active on
+#        BENCH_WRAPPED_DAYS days (40; 0: about one day per 2 events), time per summary;
+#      - GET /v1/users/{id}/wrapped of fresh summaries (random users) vs the standalone
+#        baseline's GET /documents/<id> (one row by primary key, a DRF Response of its
+#        JSON; the table holds copies of the summaries), same gunicorn flags, wrk with
+#        bench/wrapped.lua: warm-up, then BENCH_ROUNDS interleaved rounds;
+#      - the same GET once every user's summary is stale (each user's derived stamp
+#        moved): every request recomputes one user, none twice, BENCH_CONNECTIONS
+#        connections, then as many as gunicorn workers.
 #
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth), wrk (installed with
-# apt-get when missing and running as root). Set BENCH_SKIP_HTTP=1 or BENCH_SKIP_IMPORT=1
-# to run one half; BENCH_IMPORT_EVENTS=100000 for a quick check. HTTP only, with the
+# apt-get when missing and running as root). Set BENCH_SKIP_HTTP=1, BENCH_SKIP_IMPORT=1 or
+# BENCH_SKIP_WRAPPED=1 to leave a part out; BENCH_IMPORT_EVENTS=100000 for a quick check. HTTP only, with the
 # profile:   BENCH_SKIP_IMPORT=1 BENCH_PROFILE=1 make bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +64,12 @@ POOL=${BENCH_POOL:-1000}
 IMPORT_EVENTS=${BENCH_IMPORT_EVENTS:-1000000}
 IMPORT_USERS=${BENCH_IMPORT_USERS:-10000}
 IMPORT_TIMEOUT=${BENCH_IMPORT_TIMEOUT:-360}
+WRAPPED_USERS=${BENCH_WRAPPED_USERS:-20000}
+WRAPPED_EVENTS=${BENCH_WRAPPED_EVENTS:-2000000}
+COMPARE_USERS=${BENCH_WRAPPED_COMPARE_USERS:-2000}
+COMPARE_DAYS=${BENCH_WRAPPED_DAYS:-40}
+STALE_DURATION=${BENCH_STALE_DURATION:-10}
+WRAPPED_YEAR=$(($(date -u +%Y) - 1))
 PROFILE=${BENCH_PROFILE:-0}
 PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
 PY_SPY=${PY_SPY:-.venv/bin/py-spy}
@@ -57,6 +80,9 @@ OUT=bench/out
 RUN_ID="$(date +%s)_$$"
 HTTP_DB="trophy_bench_http_${RUN_ID}"
 IMPORT_DB="trophy_bench_import_${RUN_ID}"
+WRAPPED_DB="trophy_bench_wrapped_${RUN_ID}"
+LIGHT_DB="trophy_bench_light_${RUN_ID}"
+HEAVY_DB="trophy_bench_heavy_${RUN_ID}"
 
 export DJANGO_SETTINGS_MODULE=bench.settings
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
@@ -79,7 +105,7 @@ cleanup() {
     local status=$?
     trap - EXIT INT TERM
     stop_gunicorns
-    for db in "$HTTP_DB" "$IMPORT_DB"; do
+    for db in "$HTTP_DB" "$IMPORT_DB" "$WRAPPED_DB" "$LIGHT_DB" "$HEAVY_DB"; do
         psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
     exit "$status"
@@ -148,6 +174,9 @@ print(json.dumps({
     "duration_s": $DURATION, "rounds": $ROUNDS, "new_user_percent": $NEW_PERCENT, "repeat_pool": $POOL,
     "import_events": $IMPORT_EVENTS, "import_users": $IMPORT_USERS,
     "import_timeout_s": $IMPORT_TIMEOUT,
+    "wrapped_users": $WRAPPED_USERS, "wrapped_events": $WRAPPED_EVENTS, "wrapped_year": $WRAPPED_YEAR,
+    "wrapped_compare_users": $COMPARE_USERS, "wrapped_compare_days": $COMPARE_DAYS,
+    "stale_duration_s": $STALE_DURATION,
     "gunicorn_flags": "${GUNICORN_FLAGS[*]}", "profile_s": $PROFILE_SECONDS if "$PROFILE" == "1" else None,
 }, indent=2))
 EOF
@@ -277,6 +306,118 @@ if [[ "${BENCH_SKIP_IMPORT:-0}" != 1 ]]; then
         -c "SELECT 'sums per attribute value ' || count(*) FROM events_dailyrollup, jsonb_each(by_attribute) AS a(k, v), jsonb_each(a.v)" >"$OUT/import-db-counts.txt"
     unset DATABASE_URL
     rm -f "$OUT/events.jsonl"
+fi
+
+if [[ "${BENCH_SKIP_WRAPPED:-0}" != 1 ]]; then
+    say "Wrapped: generating $WRAPPED_EVENTS events of $WRAPPED_YEAR over $WRAPPED_USERS users, and the light and heavy users"
+    "$PY" bench/generate_wrapped.py "$OUT/wrapped.jsonl" --users "$WRAPPED_USERS" \
+        --events "$WRAPPED_EVENTS" --year "$WRAPPED_YEAR"
+    days=()
+    ((COMPARE_DAYS > 0)) && days=(--days "$COMPARE_DAYS")
+    for n in 50 500; do
+        "$PY" bench/generate_wrapped.py "$OUT/wrapped-$n.jsonl" --users "$COMPARE_USERS" \
+            --per-user "$n" "${days[@]}" --year "$WRAPPED_YEAR"
+    done
+    declare -A WRAPPED_TENANT WRAPPED_KEY
+    for db in "$WRAPPED_DB" "$LIGHT_DB" "$HEAVY_DB"; do
+        WRAPPED_KEY[$db]=$(new_database "$db")
+        WRAPPED_TENANT[$db]=$(DATABASE_URL="$PG_URL/$db" "$PY" -m bench.prepare)
+    done
+    declare -A SOURCE=([$WRAPPED_DB]=wrapped [$LIGHT_DB]=wrapped-50 [$HEAVY_DB]=wrapped-500)
+    for db in "$WRAPPED_DB" "$LIGHT_DB" "$HEAVY_DB"; do
+        say "Wrapped: importing $OUT/${SOURCE[$db]}.jsonl"
+        DATABASE_URL="$PG_URL/$db" "$PY" manage.py import_events "$OUT/${SOURCE[$db]}.jsonl" \
+            --tenant "${WRAPPED_TENANT[$db]}" --no-progress | tail -n1
+        rm -f "$OUT/${SOURCE[$db]}.jsonl"
+        psql -q -d "$db" -c "VACUUM ANALYZE"
+    done
+
+    say "Wrapped: baseline (one SQL statement: each user's yearly figures per metric, into a table)"
+    snapshot "Wrapped baseline"
+    "$PY" bench/measure.py "$OUT/wrapped-baseline.json" -- psql -q -d "$WRAPPED_DB" -v ON_ERROR_STOP=1 -c "
+        CREATE TABLE bench_recap AS
+        SELECT user_id, metric_id, count(*) AS events, sum(value) AS total,
+               count(DISTINCT local_date) AS days_active
+        FROM events_event
+        WHERE local_date BETWEEN '$WRAPPED_YEAR-01-01' AND '$WRAPPED_YEAR-12-31'
+        GROUP BY user_id, metric_id"
+    psql -Atd "$WRAPPED_DB" -c "SELECT count(DISTINCT user_id) FROM bench_recap" >"$OUT/wrapped-baseline-users.txt"
+    psql -q -d "$WRAPPED_DB" -c "DROP TABLE bench_recap" -c "CHECKPOINT"
+
+    say "Wrapped: manage.py precompute_wrapped --year $WRAPPED_YEAR"
+    snapshot "precompute_wrapped"
+    DATABASE_URL="$PG_URL/$WRAPPED_DB" "$PY" bench/measure.py "$OUT/wrapped-precompute.json" -- \
+        "$PY" manage.py precompute_wrapped --year "$WRAPPED_YEAR" \
+        --tenant "${WRAPPED_TENANT[$WRAPPED_DB]}" --no-progress | tee "$OUT/wrapped-precompute.log"
+    for db in "$LIGHT_DB" "$HEAVY_DB"; do
+        say "Wrapped: precompute_wrapped, ${SOURCE[$db]#wrapped-} events per user"
+        DATABASE_URL="$PG_URL/$db" "$PY" manage.py precompute_wrapped --year "$WRAPPED_YEAR" \
+            --tenant "${WRAPPED_TENANT[$db]}" --no-progress | tee "$OUT/${SOURCE[$db]}-precompute.log"
+        psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)"
+    done
+
+    say "Wrapped: GET, fresh summaries vs the standalone baseline's GET by primary key"
+    export DATABASE_URL="$PG_URL/$WRAPPED_DB"
+    psql -q -d "$WRAPPED_DB" -c "
+        INSERT INTO bench_standalone_standalonedocument (id, body)
+        SELECT row_number() OVER (ORDER BY user_id), activity::jsonb
+        FROM wrapped_wrappedsummary" -c "ANALYZE"
+    PORT=$(free_port)
+    start_gunicorn trophy_site.wsgi:application "$PORT" "$OUT/gunicorn-wrapped.log"
+    PROJECT_PID=$STARTED_PID
+    STANDALONE_PORT=$(free_port)
+    start_gunicorn bench.standalone.wsgi:application "$STANDALONE_PORT" "$OUT/gunicorn-standalone-get.log"
+    STANDALONE_PID=$STARTED_PID
+    KEY=${WRAPPED_KEY[$WRAPPED_DB]}
+    USER_PATH="/v1/users/user-%05d/wrapped?year=$WRAPPED_YEAR"
+    declare -A GET_URL=([wrapped]="http://127.0.0.1:$PORT" [document]="http://127.0.0.1:$STANDALONE_PORT")
+    declare -A GET_PATH=([wrapped]="$USER_PATH" [document]="/documents/%d")
+    declare -A GET_FIRST=([wrapped]=0 [document]=1)
+    get_ready() {  # URL PID LOG: until URL answers 200 (or gunicorn died)
+        for _ in $(seq 60); do
+            curl -fs -o /dev/null -H "X-API-KEY: $KEY" "$1" && return 0
+            kill -0 "$2" || { cat "$3" >&2; exit 1; }
+            sleep 0.5
+        done
+        echo "no answer from $1" >&2
+        exit 1
+    }
+    get_ready "http://127.0.0.1:$PORT$(printf "$USER_PATH" 0)" "$PROJECT_PID" "$OUT/gunicorn-wrapped.log"
+    get_ready "http://127.0.0.1:$STANDALONE_PORT/documents/1" "$STANDALONE_PID" "$OUT/gunicorn-standalone-get.log"
+    curl -sS -H "X-API-KEY: $KEY" "http://127.0.0.1:$PORT$(printf "$USER_PATH" 0)" >"$OUT/sample-wrapped.json"
+    get_run() {  # NAME TAG SECONDS CONNECTIONS MODE [START]
+        timeout $(($3 + 30)) wrk -t2 -c"$4" -d"$3s" --timeout 10s -s bench/wrapped.lua \
+            "${GET_URL[$1]}" -- "$KEY" "${GET_PATH[$1]}" "${GET_FIRST[$1]}" "$WRAPPED_USERS" \
+            "$5" "${6:-0}" >"$OUT/wrk-get-$1-$2.txt"
+        grep '^WRK_JSON ' "$OUT/wrk-get-$1-$2.txt" | cut -d' ' -f2- >"$OUT/get-$1-$2.json"
+    }
+    snapshot "Wrapped GET warm-up"
+    for name in wrapped document; do
+        get_run "$name" warm "$WARMUP" "$CONNECTIONS" random
+    done
+    SLICE=$((DURATION / ROUNDS))
+    for round in $(seq "$ROUNDS"); do
+        snapshot "Wrapped GET round $round"
+        if ((round % 2)); then order=(wrapped document); else order=(document wrapped); fi
+        for name in "${order[@]}"; do
+            get_run "$name" "run$round" "$SLICE" "$CONNECTIONS" random
+        done
+    done
+
+    say "Wrapped: GET of stale summaries (each recomputed on the spot), $CONNECTIONS then $WORKERS connections"
+    psql -q -d "$WRAPPED_DB" -c "UPDATE events_enduser SET derived_stamp = derived_stamp + 1"
+    snapshot "Wrapped stale GET"
+    get_run wrapped stale "$STALE_DURATION" "$CONNECTIONS" once
+    # From the middle on: users the first stale run did not reach.
+    get_run wrapped stale-workers "$STALE_DURATION" "$WORKERS" once $((WRAPPED_USERS / 2))
+    psql -Atd "$WRAPPED_DB" -c "SELECT 'users ' || count(*) FROM events_enduser" \
+        -c "SELECT 'events ' || count(*) FROM events_event" \
+        -c "SELECT 'daily rollups ' || count(*) FROM events_dailyrollup" \
+        -c "SELECT 'summaries ' || count(*) || ', mean size ' || avg(length(activity))::int || ' bytes' FROM wrapped_wrappedsummary" \
+        >"$OUT/wrapped-db-counts.txt"
+    stop_gunicorns
+    unset DATABASE_URL
+    psql -q -d postgres -c "DROP DATABASE IF EXISTS \"$WRAPPED_DB\" WITH (FORCE)"
 fi
 
 say "results (also in $OUT/results.md)"

@@ -1,4 +1,5 @@
-"""The standalone baseline's two tables: a log row per request and a per-user counter."""
+"""The standalone baseline's tables: a log row per request and a per-user counter (POST
+/event), and JSON documents read by primary key (GET /documents/<id>)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,13 @@ class StandaloneCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.total}"
+
+
+class StandaloneDocument(models.Model):
+    """A JSON document: run.sh fills the table with copies of the stored Wrapped
+    summaries, so the baseline reads and renders bodies of the same size."""
+
+    body = models.JSONField()
+
+    def __str__(self) -> str:
+        return f"document {self.pk}"

@@ -1,7 +1,10 @@
-"""URLs of the standalone baseline: just `POST /event`."""
+"""URLs of the standalone baseline: `POST /event` and `GET /documents/<id>`."""
 
 from django.urls import path
 
-from .views import EventView
+from .views import DocumentView, EventView
 
-urlpatterns = [path("event", EventView.as_view())]
+urlpatterns = [
+    path("event", EventView.as_view()),
+    path("documents/<int:pk>", DocumentView.as_view()),
+]

@@ -1,6 +1,6 @@
-"""POST /event of the standalone baseline.
+"""The standalone baseline's views: POST /event and GET /documents/<id>.
 
-Reads the event endpoint's JSON body (`{"user": {"id": ...}, "value": ...}`) and, in one
+POST /event reads the event endpoint's JSON body (`{"user": {"id": ...}, "value": ...}`) and, in one
 transaction, inserts one event row and upserts the user's counter (`INSERT ... ON
 CONFLICT DO UPDATE ... RETURNING total`); answers 201 with `{"id": ..., "total": ...}`.
 """
@@ -11,13 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .models import StandaloneCounter, StandaloneEvent
+from .models import StandaloneCounter, StandaloneDocument, StandaloneEvent
 
 _COUNTERS = StandaloneCounter._meta.db_table
 UPSERT = (
@@ -45,3 +46,14 @@ class EventView(APIView):
                 cursor.execute(UPSERT, [user_id, value])
                 (total,) = cursor.fetchone()
         return Response({"id": event.pk, "total": float(total)}, status=201)
+
+
+class DocumentView(APIView):
+    """GET /documents/<id>: one row by primary key, its JSON body as the response (the
+    Wrapped benchmark's baseline)."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(get_object_or_404(StandaloneDocument, pk=pk).body)
