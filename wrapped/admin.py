@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Case, QuerySet, Value, When
@@ -158,7 +159,7 @@ class WrappedSummaryAdmin(admin.ModelAdmin):
             tenant, year = form.cleaned_data["tenant"], form.cleaned_data["year"]
             populations_refresh(tenant=tenant, year=year)
             todo = users_to_precompute(tenant, year)
-            for part in chunks(todo, 500):
+            for part in chunks(todo, settings.WRAPPED_CHUNK_SIZE):
                 precompute_summaries.delay(str(tenant.pk), year, part)
             self.message_user(
                 request,

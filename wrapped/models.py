@@ -1,7 +1,8 @@
 """Wrapped's own state: per-tenant settings, the stored summaries, and the population
 statistics percentiles are read from. Summaries and populations are derived (from the
 rollups and the engine's derived state) and can be deleted at any time: they are
-computed again on demand."""
+computed again on demand (a set made again takes versions past every one a stored
+summary saw, `wrapped.services.populations_refresh`)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models import F, Max, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from events.db.prepared import PreparedQuery
@@ -104,7 +104,12 @@ def populations_refresh(*, tenant: Tenant, year: int, force: bool = False) -> Po
             ],
             batch_size=1000,
         )
-        stats.version += 1
+        # Past every version a stored summary of the year saw: a set deleted and made
+        # again starts from 0, and an old summary must not match its new versions.
+        seen = WrappedSummary.objects.filter(tenant=tenant, year=year).aggregate(
+            seen=Max("population_version")
+        )["seen"]
+        stats.version = max(stats.version, seen or 0) + 1
         stats.events = events
         stats.computed_at = timezone.now()
         stats.save(update_fields=["version", "events", "computed_at"])

@@ -225,3 +225,20 @@ def test_another_tenants_summary_is_never_served(reference, owner):
 
     assert body["activity"]["daysActive"] == 0
     assert WrappedSummary.objects.filter(tenant=other).count() == 1
+
+
+def test_statistics_deleted_and_made_again_do_not_pass_old_summaries_as_fresh(reference, owner):
+    first = get(reference).json()
+    PopulationSet.objects.filter(tenant=owner.tenant, year=2025).delete()
+    with time_machine.travel(NOW, tick=False):
+        body = {"user": {"id": "q1"}, "value": 1, "timestamp": "2025-05-05T12:00:00Z"}
+        assert reference.post("/v1/metrics/words/event", body, format="json").status_code == 201
+
+    stats = populations_refresh(tenant=owner.tenant, year=2025)
+
+    assert stats.version > summary().population_version
+    second = get(reference).json()
+    assert (
+        second["activity"]["entireYear"]["metrics"]["words"]["percentileThisPeriod"]
+        != (first["activity"]["entireYear"]["metrics"]["words"]["percentileThisPeriod"])
+    )
