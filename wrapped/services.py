@@ -273,10 +273,13 @@ def summary_activity(
     with transaction.atomic():
         # Concurrent requests for one stale summary queue on its row; the first computes
         # it, the others find it fresh.
-        placeholder = _summary(tenant, user, year, "", 0, timezone.now())
-        placeholder.schema_version = 0  # never fresh
-        WrappedSummary.objects.bulk_create([placeholder], ignore_conflicts=True)
-        locked = WrappedSummary.objects.select_for_update().get(user=user, year=year)
+        mine = WrappedSummary.objects.select_for_update().filter(user=user, year=year)
+        locked = mine.first() if stored is not None else None
+        if locked is None:  # a row to lock: a placeholder that is never fresh
+            placeholder = _summary(tenant, user, year, "", 0, timezone.now())
+            placeholder.schema_version = 0
+            WrappedSummary.objects.bulk_create([placeholder], ignore_conflicts=True)
+            locked = mine.get()
         user = EndUser.objects.get(pk=user.pk)  # its stamp now, read after the lock
         if is_fresh(locked, user, tenant, stats.version):
             return locked.activity
