@@ -138,6 +138,16 @@ start_gunicorn() {  # WSGI_APP PORT LOG: in the background, with GUNICORN_FLAGS;
     GUNICORN_PIDS+=("$STARTED_PID")
 }
 
+start_both() {  # PROJECT_LOG STANDALONE_LOG: the project and the standalone app, on free
+    # ports; sets PORT, PROJECT_PID, STANDALONE_PORT and STANDALONE_PID
+    PORT=$(free_port)
+    start_gunicorn trophy_site.wsgi:application "$PORT" "$1"
+    PROJECT_PID=$STARTED_PID
+    STANDALONE_PORT=$(free_port)
+    start_gunicorn bench.standalone.wsgi:application "$STANDALONE_PORT" "$2"
+    STANDALONE_PID=$STARTED_PID
+}
+
 wait_for() {  # URL PID LOG: until a probe event POSTed to URL succeeds (or gunicorn died)
     for _ in $(seq 60); do
         curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' \
@@ -191,12 +201,7 @@ if [[ "${BENCH_SKIP_HTTP:-0}" != 1 ]]; then
     export DATABASE_URL="$PG_URL/$HTTP_DB"
     "$PY" -m bench.prepare >/dev/null
 
-    PORT=$(free_port)
-    start_gunicorn trophy_site.wsgi:application "$PORT" "$OUT/gunicorn.log"
-    PROJECT_PID=$STARTED_PID
-    STANDALONE_PORT=$(free_port)
-    start_gunicorn bench.standalone.wsgi:application "$STANDALONE_PORT" "$OUT/gunicorn-standalone.log"
-    STANDALONE_PID=$STARTED_PID
+    start_both "$OUT/gunicorn.log" "$OUT/gunicorn-standalone.log"
     BASE="http://127.0.0.1:$PORT"
     EVENT_URL="$BASE/v1/metrics/words/event"
     BASELINE_URL="$BASE/bench/baseline"
@@ -362,12 +367,7 @@ if [[ "${BENCH_SKIP_WRAPPED:-0}" != 1 ]]; then
         INSERT INTO bench_standalone_standalonedocument (id, body)
         SELECT row_number() OVER (ORDER BY user_id), activity::jsonb
         FROM wrapped_wrappedsummary" -c "ANALYZE"
-    PORT=$(free_port)
-    start_gunicorn trophy_site.wsgi:application "$PORT" "$OUT/gunicorn-wrapped.log"
-    PROJECT_PID=$STARTED_PID
-    STANDALONE_PORT=$(free_port)
-    start_gunicorn bench.standalone.wsgi:application "$STANDALONE_PORT" "$OUT/gunicorn-standalone-get.log"
-    STANDALONE_PID=$STARTED_PID
+    start_both "$OUT/gunicorn-wrapped.log" "$OUT/gunicorn-standalone-get.log"
     KEY=${WRAPPED_KEY[$WRAPPED_DB]}
     USER_PATH="/v1/users/user-%05d/wrapped?year=$WRAPPED_YEAR"
     declare -A GET_URL=([wrapped]="http://127.0.0.1:$PORT" [document]="http://127.0.0.1:$STANDALONE_PORT")

@@ -8,8 +8,9 @@ documents for that operation and status, so a test fails on either contract.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -17,8 +18,10 @@ import pytest
 from trophy import TrophyApi, TrophyApiEnvironment
 
 from events.models import Attribute
-from tests.conftest import Account
+from tests.conftest import REQUIRE_SERVICES, Account
 
+from . import node_sdk
+from .node_sdk import NodeSdk
 from .trophy_schema import assert_response_conforms
 
 
@@ -97,3 +100,35 @@ def device_attribute(owner: Account) -> Attribute:
 @pytest.fixture
 def plan_attribute(owner: Account) -> Attribute:
     return Attribute.objects.create(tenant=owner.tenant, key="plan", name="Plan", type="user")
+
+
+# -- The official Node SDK (tests/api_contract/node) --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def node_sdk_installed() -> None:
+    """`npm ci` the pinned SDK when it is missing or older than the lock file. Without node
+    and npm: skipped locally, a failure with REQUIRE_SERVICES=1 (CI)."""
+    missing = node_sdk.missing_tools()
+    if missing:
+        message = f"needs Node.js: {' and '.join(missing)} not found on PATH"
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    node_sdk.install()
+
+
+@pytest.fixture
+def node_factory(node_sdk_installed: None, live_server: Any) -> Callable[..., NodeSdk]:
+    """Build Node SDK clients for the live server: `node_factory(api_key, tenant_id=None)`."""
+
+    def build(api_key: str, tenant_id: str | None = None) -> NodeSdk:
+        return NodeSdk(live_server.url, api_key, tenant_id)
+
+    return build
+
+
+@pytest.fixture
+def node(node_factory: Callable[..., NodeSdk], owner: Account) -> NodeSdk:
+    """The owner organization's Node SDK client (default tenant)."""
+    return node_factory(owner.key)

@@ -11,49 +11,17 @@ camelCase keys, and dates (which the SDK parsed into `Date`s) as ISO strings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
 from events.models import EndUser, Event, Metric, MetricTotal, Tenant
-from tests.conftest import REQUIRE_SERVICES, Account
+from tests.conftest import Account
 
-from . import node_sdk
 from .node_sdk import NodeSdk, Outcome
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="session")
-def node_sdk_installed() -> None:
-    """`npm ci` the pinned SDK when it is missing or older than the lock file. Without node
-    and npm: skipped locally, a failure with REQUIRE_SERVICES=1 (CI)."""
-    missing = node_sdk.missing_tools()
-    if missing:
-        message = f"needs Node.js: {' and '.join(missing)} not found on PATH"
-        if REQUIRE_SERVICES:
-            pytest.fail(message + " (REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-    node_sdk.install()
-
-
-@pytest.fixture
-def node_factory(node_sdk_installed: None, live_server: Any) -> Callable[..., NodeSdk]:
-    """Build Node SDK clients for the live server: `node_factory(api_key, tenant_id=None)`."""
-
-    def build(api_key: str, tenant_id: str | None = None) -> NodeSdk:
-        return NodeSdk(live_server.url, api_key, tenant_id)
-
-    return build
-
-
-@pytest.fixture
-def node(node_factory: Callable[..., NodeSdk], owner: Account) -> NodeSdk:
-    """The owner organization's Node SDK client (default tenant)."""
-    return node_factory(owner.key)
 
 
 def assert_sdk_error(outcome: Outcome, error_class: str, status: int) -> str:

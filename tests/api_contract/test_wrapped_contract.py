@@ -30,10 +30,9 @@ from rest_framework.test import APIClient
 from trophy import NotFoundError, UnauthorizedError, UnprocessableEntityError, WrappedResponse
 
 from events.models import Tenant
-from tests.conftest import REQUIRE_SERVICES, Account
+from tests.conftest import Account
 from tests.wrapped.reference import load_reference
 
-from . import node_sdk
 from .conftest import Recorder
 from .node_sdk import NodeSdk, Outcome
 from .trophy_schema import assert_component, assert_response_conforms, schema_errors
@@ -382,31 +381,6 @@ def test_the_current_year_is_the_users_own(api: APIClient, reference):
 
 
 # --- Node SDK ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def node_sdk_installed() -> None:
-    """As in test_node_sdk.py: the pinned SDK, installed from its lock file when needed."""
-    missing = node_sdk.missing_tools()
-    if missing:
-        message = f"needs Node.js: {' and '.join(missing)} not found on PATH"
-        if REQUIRE_SERVICES:
-            pytest.fail(message + " (REQUIRE_SERVICES=1)")
-        pytest.skip(message)
-    node_sdk.install()
-
-
-@pytest.fixture
-def node_factory(node_sdk_installed: None, live_server: Any) -> Callable[..., NodeSdk]:
-    def build(api_key: str, tenant_id: str | None = None) -> NodeSdk:
-        return NodeSdk(live_server.url, api_key, tenant_id)
-
-    return build
-
-
-@pytest.fixture
-def node(node_factory: Callable[..., NodeSdk], owner: Account) -> NodeSdk:
-    return node_factory(owner.key)
 
 
 def without_nulls(value: Any) -> Any:

@@ -5,10 +5,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from tqdm import tqdm
 
 from events.api.import_lines import import_lines
+from events.management.base import RawHelpCommand
 from events.management.tenant_options import add_tenant_arguments, tenant_from_options
 from events.services.imports import DEFAULT_BATCH_SIZE, DEFAULT_WRITERS, LineError
 
@@ -51,14 +52,8 @@ def _count_lines(path: Path) -> int:
     return count
 
 
-class Command(BaseCommand):
+class Command(RawHelpCommand):
     help = HELP
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        from argparse import RawDescriptionHelpFormatter
-
-        kwargs["formatter_class"] = RawDescriptionHelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", help="JSON Lines file, one event per line ('-' for stdin)")

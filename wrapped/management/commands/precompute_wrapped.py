@@ -11,12 +11,13 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
 from events.db.processes import in_processes
+from events.management.base import RawHelpCommand
 from events.management.tenant_options import add_tenant_arguments, resolve_tenant
 from events.models import Tenant
 from events.models.tenancy import TenantStatus
@@ -49,14 +50,8 @@ periodic refresh (celery beat).
 """
 
 
-class Command(BaseCommand):
+class Command(RawHelpCommand):
     help = HELP
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
-        from argparse import RawDescriptionHelpFormatter
-
-        kwargs["formatter_class"] = RawDescriptionHelpFormatter
-        return super().create_parser(prog_name, subcommand, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--year", type=int, required=True, help="the year to recap")
