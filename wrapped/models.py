@@ -15,7 +15,7 @@ from events.models import EndUser, Metric, Tenant
 
 # Bump when the shape or the rules of a summary change: stored summaries of another
 # version are stale, and are computed again when read.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class WrappedSettings(models.Model):

@@ -53,10 +53,19 @@ def _greatest(periods: Sequence[Period], measure: dict[date, Any]) -> Period:
     return best
 
 
+def active_in_year(ctx: UserYear) -> bool:
+    """Whether the user has an event dated in the year (an active day)."""
+    loaded: UserDays | None = ctx.loaded(ROLLUPS)
+    return loaded is not None and any(day.year == ctx.year for day in loaded.events)
+
+
 def most_active(ctx: UserYear) -> tuple[Period, Period, Period]:
-    """(the most active day of the year, ISO week holding a day of it, month of it)."""
+    """(the most active day of the year, ISO week holding a day of it, month of it).
+    Without activity in the year: 1 January, the ISO week holding it, January."""
     measure = daily_measure(ctx)
     calendar = year_calendar(ctx.year)
+    if not active_in_year(ctx):
+        return calendar.days[0], calendar.weeks[0], calendar.months[0]
     in_year = {day: amount for day, amount in measure.items() if day.year == ctx.year}
     return (
         _greatest(calendar.days, in_year),
@@ -76,17 +85,24 @@ def summarize(
     day, week, month = most_active(ctx)
     ctx.percentiles = percentiles_for([week, month, year])
 
-    def block(period: Period, head: dict[str, Any]) -> dict[str, Any]:
+    active = active_in_year(ctx)
+
+    def block(period: Period, head: dict[str, Any], *, shown: bool = True) -> dict[str, Any]:
         for highlight in highlights.of("period"):
-            head[highlight.key] = highlight.compute(ctx, period)
+            head[highlight.key] = highlight.compute(ctx, period) if shown else highlight.empty()
         return head
 
     activity = {h.key: h.compute(ctx, year) for h in highlights.of("activity")}
-    activity["mostActiveDay"] = block(day, {"date": day.start.isoformat()})
+    # Without activity in the year, the most active periods are placeholders, empty.
+    activity["mostActiveDay"] = block(day, {"date": day.start.isoformat()}, shown=active)
     activity["mostActiveWeek"] = block(
-        week, {"start": week.start.isoformat(), "end": week.end.isoformat()}
+        week, {"start": week.start.isoformat(), "end": week.end.isoformat()}, shown=active
     )
-    activity["mostActiveMonth"] = block(month, {"month": month.start.month - 1})  # 0-based
+    activity["mostActiveMonth"] = block(
+        month,
+        {"month": month.start.month - 1},
+        shown=active,  # 0-based
+    )
     entire = block(year, {})
     for highlight in highlights.of("entireYear"):
         entire[highlight.key] = highlight.compute(ctx, year)

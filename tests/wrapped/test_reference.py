@@ -203,6 +203,26 @@ def test_a_user_without_events(reference):
     }
 
 
+def test_a_year_without_activity_between_two_with_some(reference):
+    """lea (UTC) wrote in June 2024 and on 2 January 2026, a day of 2025's last ISO week
+    (29 December 2025 to 4 January 2026), and never in 2025: the most active periods are
+    the placeholders, empty; the year lists the metric she had, unchanged."""
+    with time_machine.travel(NOW, tick=False):
+        for value, timestamp in ((70, "2024-06-01T12:00:00Z"), (5, "2026-01-02T12:00:00Z")):
+            body = {"user": {"id": "lea", "tz": "UTC"}, "value": value, "timestamp": timestamp}
+            response = reference.post("/v1/metrics/words/event", body, format="json")
+            assert response.status_code == 201, response.json()
+
+    activity = wrapped(reference, "lea")["activity"]
+
+    empty = {"metrics": {}, **NOTHING_ELSE}
+    assert activity["daysActive"] == activity["weeksActive"] == activity["monthsActive"] == 0
+    assert activity["mostActiveDay"] == {"date": "2025-01-01", **empty}
+    assert activity["mostActiveWeek"] == {"start": "2024-12-30", "end": "2025-01-05", **empty}
+    assert activity["mostActiveMonth"] == {"month": 0, **empty}
+    assert activity["entireYear"]["metrics"] == {"words": words(70, 0, 0)}
+
+
 def test_the_year_before_a_users_history_lists_no_metrics(reference):
     activity = wrapped(reference, "p1", year=2024)["activity"]
     assert activity["daysActive"] == 0 and activity["entireYear"]["metrics"] == {}

@@ -24,5 +24,5 @@ def no_leaderboards(ctx: UserYear, period: Period) -> dict[str, Any]:
 
 
 POINTS = Highlight("points", "period", no_points)
-ACHIEVEMENTS = Highlight("achievements", "period", no_achievements)
+ACHIEVEMENTS = Highlight("achievements", "period", no_achievements, empty=list)
 LEADERBOARDS = Highlight("leaderboards", "period", no_leaderboards)

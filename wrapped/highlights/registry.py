@@ -71,6 +71,9 @@ class Highlight:
     scope: Scope
     compute: Callable[[UserYear, Period], Any]
     sources: tuple[Source, ...] = ()
+    # What a `period` highlight answers for the most active day, week and month of a user
+    # without activity in the year (SEMANTICS A4: "each with empty maps and lists").
+    empty: Callable[[], Any] = dict
 
 
 class Highlights:
