@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from events.models import Tenant
 
 from .models import WrappedSettings, WrappedSummary
+from .periods import latest_year
 from .services import (
     chunks,
     fresh_condition,
@@ -59,8 +60,8 @@ class PrecomputeForm(forms.Form):
 
     def clean_year(self) -> int:
         year = self.cleaned_data["year"]
-        if year > timezone.now().year:
-            raise ValidationError("A year to recap is at most the current year.")
+        if year > latest_year(timezone.now()):
+            raise ValidationError("A year to recap has begun: at most the current year.")
         return int(year)
 
 

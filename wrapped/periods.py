@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 ONE_DAY = timedelta(days=1)
@@ -93,3 +93,9 @@ def year_calendar(year: int) -> Calendar:
         weeks=tuple(weeks(year)),
         months=tuple(months(year)),
     )
+
+
+def latest_year(now: datetime) -> int:
+    """The latest year that has begun somewhere (UTC+14 is the furthest ahead): the
+    latest a recap can be of, for some user."""
+    return (now.astimezone(UTC) + timedelta(hours=14)).year

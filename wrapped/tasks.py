@@ -9,11 +9,13 @@ workers.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 
 from events.models import Tenant
+from events.models.tenancy import TenantStatus
 
 from .models import PopulationSet
 from .services import chunks, populations_refresh, stale_summaries, summaries_precompute
@@ -28,12 +30,17 @@ def precompute_summaries(tenant_id: str, year: int, user_ids: list[int]) -> int:
     return summaries_precompute(tenant=tenant, year=year, user_ids=user_ids)
 
 
+def _active_sets() -> Any:
+    """The population sets of active tenants (an archived tenant's recaps are not served)."""
+    return PopulationSet.objects.select_related("tenant").filter(tenant__status=TenantStatus.ACTIVE)
+
+
 @shared_task
 def refresh_populations() -> int:
     """Periodic: compute again the population statistics of every tenant and year that
     has them, when events were added since. Returns how many were computed again."""
     refreshed = 0
-    for stats in PopulationSet.objects.select_related("tenant"):
+    for stats in _active_sets():
         before = stats.version
         if populations_refresh(tenant=stats.tenant, year=stats.year).version != before:
             refreshed += 1
@@ -50,7 +57,7 @@ def refresh_stale_summaries() -> int:
     limit = settings.WRAPPED_REFRESH_LIMIT
     size = settings.WRAPPED_CHUNK_SIZE
     enqueued = 0
-    for stats in PopulationSet.objects.select_related("tenant"):
+    for stats in _active_sets():
         stale = stale_summaries(stats.tenant, stats.year, limit)
         for chunk in chunks(stale, size):
             precompute_summaries.delay(str(stats.tenant_id), stats.year, chunk)

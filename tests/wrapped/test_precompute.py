@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -12,9 +13,11 @@ import time_machine
 from django.core.management import CommandError, call_command
 from django_celery_beat.models import PeriodicTask
 
-from events.models import EndUser
+from events.models import EndUser, Tenant
+from events.models.tenancy import TenantStatus
 from tests.wrapped.reference import NOW, load_reference
 from wrapped.models import PopulationSet, WrappedSummary
+from wrapped.periods import latest_year
 from wrapped.services import users_to_precompute
 from wrapped.tasks import refresh_populations, refresh_stale_summaries
 
@@ -108,6 +111,19 @@ def test_the_periodic_tasks_refresh_populations_then_stale_summaries(owner, api)
     assert users_to_precompute(owner.tenant, 2025) == []
 
 
+def test_the_periodic_tasks_leave_archived_tenants_alone(owner, api):
+    load_reference(api, owner.tenant)
+    precompute(owner.tenant)
+    with time_machine.travel(NOW, tick=False):
+        body = {"user": {"id": "p1"}, "value": 1, "timestamp": "2025-08-01T12:00:00Z"}
+        assert api.post("/v1/metrics/words/event", body, format="json").status_code == 201
+    Tenant.objects.filter(pk=owner.tenant.pk).update(status=TenantStatus.ARCHIVED)
+
+    assert refresh_populations.delay().get() == 0
+    assert refresh_stale_summaries.delay().get() == 0
+    assert PopulationSet.objects.get(tenant=owner.tenant, year=2025).version == 1
+
+
 def test_the_beat_schedule_has_the_wrapped_tasks(db):
     call_command("install_beat_schedule", stdout=open(os.devnull, "w"))  # noqa: SIM115
     tasks = dict(
@@ -148,3 +164,9 @@ def test_without_a_broker_processes_share_the_users(owner):
     WrappedSummary.objects.all().delete()
     precompute(owner.tenant, "--processes", "1")
     assert activities(owner.tenant) == stored
+
+
+def test_the_latest_year_to_recap_is_the_one_begun_in_the_furthest_time_zone():
+    # Kiritimati (UTC+14) enters 2026 at 10:00 UTC on 31 December 2025.
+    assert latest_year(datetime(2025, 12, 31, 9, 59, tzinfo=UTC)) == 2025
+    assert latest_year(datetime(2025, 12, 31, 10, 0, tzinfo=UTC)) == 2026

@@ -22,6 +22,7 @@ from events.management.tenant_options import add_tenant_arguments, resolve_tenan
 from events.models import Tenant
 from events.models.tenancy import TenantStatus
 from wrapped.models import WrappedSummary
+from wrapped.periods import latest_year
 from wrapped.services import (
     chunks,
     percentiles_of,
@@ -80,7 +81,7 @@ class Command(RawHelpCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         year = options["year"]
-        if not 1 <= year <= timezone.now().year + 1:
+        if not 1 <= year <= latest_year(timezone.now()):
             raise CommandError(f"--year {year} is not a year to recap.")
         if options["chunk_size"] < 1:
             raise CommandError("--chunk-size must be at least 1.")
