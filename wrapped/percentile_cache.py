@@ -29,9 +29,9 @@ _lock = threading.Lock()
 
 def percentiles_of(stats: PopulationSet) -> Percentiles:
     """Every population of this set, as of its version (read once per version)."""
-    # With the time of the computation: a set deleted (its tenant deleted) and made again
+    # With what else tells sets apart: a set deleted (its tenant deleted) and made again
     # may reuse the id on SQLite, and a test's rolled-back set does.
-    version = (stats.version, stats.computed_at)
+    version = (stats.tenant_id, stats.year, stats.version, stats.computed_at)
     with _lock:
         cached = _sets.get(stats.pk)
         if cached is not None and cached[0] == version:

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from events.db.prepared import PreparedQuery
 from events.db.sql import replace_rows
+from events.exceptions import NotFound
 from events.models import DailyRollup, EndUser, Metric, Tenant
 from events.selectors.config import tenant_config
 
@@ -280,7 +281,11 @@ def summary_activity(
             placeholder.schema_version = 0
             WrappedSummary.objects.bulk_create([placeholder], ignore_conflicts=True)
             locked = mine.get()
-        user = EndUser.objects.get(pk=user.pk)  # its stamp now, read after the lock
+        # Its stamp now, read after the lock (the user may have been deleted meanwhile).
+        current = EndUser.objects.filter(pk=user.pk).first()
+        if current is None:
+            raise NotFound(f"User with id {user.external_id!r} not found.")
+        user = current
         if is_fresh(locked, user, tenant, stats.version):
             return locked.activity
 

@@ -109,7 +109,8 @@ class PreparedQuery:
         return objects
 
     def rows(self, *values: Any) -> list[tuple[Any, ...]]:
-        """Rows of every selected column, converted, as a `values_list()` queryset's (build
-        it with `values_list`, whose columns include annotations)."""
+        """Rows of every selected column, converted, in the order of the SQL: a
+        `values_list()` queryset's when its annotations come last (Django selects them
+        after the fields, and only `values_list` puts them back in the order asked)."""
         _, rows = self._rows(values)
         return [tuple(row) for row in rows]

@@ -43,22 +43,31 @@ def in_processes(
     # ended (one killed puts nothing; its exit code fails the call below).
     waiting = len(children)
     last_call = time.monotonic()
-    while waiting:
-        if not results.empty():
-            count, failure = results.get()
-            done += count
-            waiting -= 1
-            if failure:
-                failures.append(failure)
-        elif any(child.is_alive() for child in children):
-            if while_waiting is not None and time.monotonic() - last_call >= 1:
-                while_waiting()
-                last_call = time.monotonic()
-            time.sleep(0.05)
-        elif results.empty():
-            break
-    for child in children:
-        child.join()
+    try:
+        while waiting:
+            if not results.empty():
+                count, failure = results.get()
+                done += count
+                waiting -= 1
+                if failure:
+                    failures.append(failure)
+            elif any(child.is_alive() for child in children):
+                if while_waiting is not None and time.monotonic() - last_call >= 1:
+                    while_waiting()
+                    last_call = time.monotonic()
+                time.sleep(0.05)
+            elif results.empty():
+                break
+    except BaseException:
+        # The parent gave up (Ctrl-C, its progress query failed): no child outlives it.
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        raise
+    finally:
+        for child in children:
+            child.join()
+        results.close()
     if failures or any(child.exitcode for child in children):
         raise RuntimeError("work in a child process failed:\n" + "\n".join(failures))
     return done

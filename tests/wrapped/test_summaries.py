@@ -10,6 +10,7 @@ import httpx
 import pytest
 import time_machine
 from django.db import connection
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from events.models import EndUser, Tenant
@@ -204,15 +205,25 @@ def test_concurrent_gets_of_a_stale_summary_compute_it_once(live_server, owner):
             statuses.append(response.status_code)
         connection.close()
 
-    with HIGHLIGHTS.registered(count_calls(calls)):
+    def fire() -> None:
         threads = [threading.Thread(target=fetch) for _ in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(60)
 
+    with HIGHLIGHTS.registered(count_calls(calls)):
+        fire()  # no summary yet: they queue on a placeholder row
+        assert statuses == [200] * 8 and calls == [1]
+
+        statuses.clear()
+        EndUser.objects.filter(tenant=owner.tenant, external_id="ann").update(
+            derived_stamp=F("derived_stamp") + 1
+        )
+        fire()  # a stale summary: they queue on its row
+
     assert statuses == [200] * 8
-    assert calls == [1]
+    assert calls == [1, 1]
 
 
 def test_another_tenants_summary_is_never_served(reference, owner):
