@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -127,16 +126,6 @@ def population_set(tenant: Tenant, year: int) -> PopulationSet:
 
 
 # -- Summaries -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What a summary is computed from, besides the events: it is fresh while these are
-    current (and the user's derived state is not being recomputed)."""
-
-    stamp: int
-    config_version: int
-    population_version: int
 
 
 def is_fresh(summary: Any, user: EndUser, tenant: Tenant, population_version: int) -> bool:

@@ -182,9 +182,11 @@ def test_python_sdk_parses_the_wrapped_of_a_user_without_events(
     assert body["activity"]["entireYear"]["longestStreak"]["started"] is None
 
 
-def test_python_sdk_without_year_gets_the_current_year_in_the_users_time_zone(
+def test_python_sdk_without_year_gets_the_recap_of_the_current_year(
     trophy, recorder: Recorder, reference
 ):
+    # Which year is current in the user's time zone (around New Year) is tested in-process,
+    # with the clock moved: test_the_current_year_is_the_users_own.
     implicit = trophy.users.wrapped(id="ann")
     explicit = trophy.users.wrapped(id="ann", year=datetime.now(HONOLULU).year)
 
