@@ -6,7 +6,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # The embedded demo runs with DEBUG on and a throwaway secret; production sets its own.
-DEMO_ENV := DEBUG=1
+DEMO_ENV := DEBUG=1 SHARE_BASE_URL=http://$(HOST):$(PORT)
 TEST_ENV := SECRET_KEY=test-only-secret-key
 
 .PHONY: run test test-all test-only lint format bench install lock demo clean
@@ -20,12 +20,14 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
-## run: install, migrate the embedded SQLite database, load the demo, serve on :8000
+## run: install, migrate the embedded SQLite database, load the demo (and share a demo
+## learner's recap), serve on :8000
 run: $(STAMP)
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py prepare_demo_database
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py load_demo --base-url http://$(HOST):$(PORT)
+	$(DEMO_ENV) $(PY) manage.py share_demo
 	$(DEMO_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 ## test: lint, then the test suite (SQLite unless DATABASE_URL says otherwise), but for

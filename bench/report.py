@@ -7,7 +7,8 @@ of the event path, the in-project baseline view and the standalone minimal DRF a
 import.json / copy.json (bench/measure.py) with import-meta.json (events asked, events in
 the log afterwards), the Wrapped files (wrapped-precompute.json and .log,
 wrapped-baseline.json, wrapped-{50,500}-precompute.log, get-{wrapped,document}-runN.json,
-get-wrapped-stale*.json) and env.json. Writes OUT_DIR/results.json and OUT_DIR/results.md;
+get-wrapped-stale*.json), the share files (render-cards.json from bench/render_cards.py,
+share-render.json and .log, get-{page,card,document}-shareN.json) and env.json. Writes OUT_DIR/results.json and OUT_DIR/results.md;
 prints the tables: HTTP (the event path beside both baselines), import and Wrapped.
 """
 
@@ -30,6 +31,11 @@ HEAVY_RATIO_TARGET = 1.5
 GET_RATIO_TARGET = 0.6
 GET_P99_TARGET_MS = 20.0
 STALE_P99_TARGET_MS = 100.0
+SHARE_P99_TARGET_MS = 15.0
+SHARE_RATIO_TARGET = 0.5
+STORY_P50_TARGET_MS = 80.0
+# precompute_wrapped --render-cards' line (wrapped/management/commands/precompute_wrapped.py).
+CARDS_DRAWN = re.compile(r"Share cards .*: (?P<count>\d+) drawn in (?P<seconds>[\d.]+) s")
 # precompute_wrapped's last line (wrapped/management/commands/precompute_wrapped.py).
 PRECOMPUTED = re.compile(
     r"(?P<count>\d+) summaries computed .* in (?P<summaries>[\d.]+) s, after the population "
@@ -290,6 +296,77 @@ def _wrapped(out: Path, results: dict[str, Any]) -> str | None:
     return _table(("Wrapped", "measured", "baseline", "ratio / target", "met?"), rows)
 
 
+def _share_rounds(out: Path, name: str) -> dict[str, dict[str, float]]:
+    """One target's wrk figures per measured round of the share section, by round."""
+    paths = out.glob(f"get-{name}-share[0-9]*.json")
+    return {p.stem.rpartition("-")[2]: _wrk(json.loads(p.read_text())) for p in sorted(paths)}
+
+
+def _share(out: Path, results: dict[str, Any]) -> str | None:
+    """Render time per card format (beside a one-line Pillow card), the cards drawn by
+    precompute_wrapped --render-cards, and GET of the share page and of a stored card
+    (beside the standalone GET by primary key, in the same rounds)."""
+    rows: list[tuple[str, ...]] = []
+    share: dict[str, Any] = {}
+    render = _load(out / "render-cards.json")
+    if render:
+        share["render"] = render
+        for fmt, figures in render["formats"].items():
+            story = fmt == "story"
+            rows.append(
+                (
+                    f"render {fmt} card, p50 / p95 (ms)",
+                    f"{figures['p50_ms']:.1f} / {figures['p95_ms']:.1f}",
+                    f"{figures['baseline_p50_ms']:.1f} / {figures['baseline_p95_ms']:.1f}",
+                    f"p50 <= {STORY_P50_TARGET_MS:.0f} ms" if story else "",
+                    _met(figures["p50_ms"] <= STORY_P50_TARGET_MS) if story else "",
+                )
+            )
+    log = out / "share-render.log"
+    drawn = CARDS_DRAWN.search(log.read_text()) if log.exists() else None
+    measured = _load(out / "share-render.json")
+    if drawn and measured:
+        count, seconds = int(drawn["count"]), float(drawn["seconds"])
+        share["precompute_cards"] = {"cards": count, "seconds": seconds, **measured}
+        rows.append(
+            (
+                "precompute_wrapped --render-cards (cards/s)",
+                f"{count / seconds:,.1f} ({count} in {seconds:.0f} s)" if seconds else "n/a",
+                "",
+                "",
+                "",
+            )
+        )
+    for name, label in (("page", "share page"), ("card", "stored og card")):
+        got, base = _share_rounds(out, name), _share_rounds(out, "document")
+        if not got or not base:
+            continue
+        ratios = [got[t]["rps"] / base[t]["rps"] for t in got if t in base]
+        errors = sum(r["errors"] for r in got.values())
+        p99s = [r["p99_ms"] for r in got.values()]
+        share[name] = {"measured": got, "baseline": base, "ratio": median(ratios)}
+        rows += [
+            (
+                f"GET {label} (req/s) vs standalone GET by key",
+                _spread([r["rps"] for r in got.values()], "{:.0f}"),
+                _spread([r["rps"] for r in base.values()], "{:.0f}"),
+                f"{_spread(ratios, '{:.2f}x')}; target >= {SHARE_RATIO_TARGET}x",
+                _met(errors == 0 and median(ratios) >= SHARE_RATIO_TARGET),
+            ),
+            (
+                f"GET {label} p99 latency (ms)",
+                _spread(p99s, "{:.1f}"),
+                _spread([r["p99_ms"] for r in base.values()], "{:.1f}"),
+                f"<= {SHARE_P99_TARGET_MS:.0f} ms",
+                _met(errors == 0 and median(p99s) <= SHARE_P99_TARGET_MS),
+            ),
+        ]
+    if not rows:
+        return None
+    results["share"] = share
+    return _table(("Share pages and cards", "measured", "baseline", "ratio / target", "met?"), rows)
+
+
 def main() -> None:
     out = Path(sys.argv[1])
     env = _load(out / "env.json") or {}
@@ -355,6 +432,9 @@ def main() -> None:
     wrapped = _wrapped(out, results)
     if wrapped:
         tables.append(wrapped)
+    share = _share(out, results)
+    if share:
+        tables.append(share)
     table = "\n\n".join(tables)
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (out / "results.md").write_text(table + "\n")

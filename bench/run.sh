@@ -40,6 +40,12 @@
 #        baseline's GET /documents/<id> (one row by primary key, a DRF Response of its
 #        JSON; the table holds copies of the summaries), same gunicorn flags, wrk with
 #        bench/wrapped.lua: warm-up, then BENCH_ROUNDS interleaved rounds;
+#      - share pages and cards (BENCH_SKIP_SHARE=1 to leave out): share links for the
+#        first BENCH_SHARE_USERS (1000) users, their cards drawn by precompute_wrapped
+#        --render-cards (under measure.py), then GET /w/<token>/ (the page) and
+#        GET /w/<token>/og.png (a stored card) of random shared users, interleaved with
+#        the standalone GET by primary key, BENCH_ROUNDS rounds; render time per card
+#        format: bench/render_cards.py (in-process, p50/p95 beside a one-line Pillow card);
 #      - the same GET once every user's summary is stale (each user's derived stamp
 #        moved): every request recomputes one user, none twice, BENCH_CONNECTIONS
 #        connections, then as many as gunicorn workers.
@@ -69,6 +75,7 @@ WRAPPED_EVENTS=${BENCH_WRAPPED_EVENTS:-2000000}
 COMPARE_USERS=${BENCH_WRAPPED_COMPARE_USERS:-2000}
 COMPARE_DAYS=${BENCH_WRAPPED_DAYS:-40}
 STALE_DURATION=${BENCH_STALE_DURATION:-10}
+SHARE_USERS=${BENCH_SHARE_USERS:-1000}
 WRAPPED_YEAR=$(($(date -u +%Y) - 1))
 PROFILE=${BENCH_PROFILE:-0}
 PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
@@ -186,7 +193,7 @@ print(json.dumps({
     "import_timeout_s": $IMPORT_TIMEOUT,
     "wrapped_users": $WRAPPED_USERS, "wrapped_events": $WRAPPED_EVENTS, "wrapped_year": $WRAPPED_YEAR,
     "wrapped_compare_users": $COMPARE_USERS, "wrapped_compare_days": $COMPARE_DAYS,
-    "stale_duration_s": $STALE_DURATION,
+    "stale_duration_s": $STALE_DURATION, "share_users": $SHARE_USERS,
     "gunicorn_flags": "${GUNICORN_FLAGS[*]}", "profile_s": $PROFILE_SECONDS if "$PROFILE" == "1" else None,
 }, indent=2))
 EOF
@@ -367,6 +374,9 @@ if [[ "${BENCH_SKIP_WRAPPED:-0}" != 1 ]]; then
         INSERT INTO bench_standalone_standalonedocument (id, body)
         SELECT row_number() OVER (ORDER BY user_id), activity::jsonb
         FROM wrapped_wrappedsummary" -c "ANALYZE"
+    # Cards print the share host, and their stored names depend on it: the server and
+    # precompute_wrapped --render-cards must agree on it.
+    export SHARE_BASE_URL=http://share.bench.example
     start_both "$OUT/gunicorn-wrapped.log" "$OUT/gunicorn-standalone-get.log"
     KEY=${WRAPPED_KEY[$WRAPPED_DB]}
     USER_PATH="/v1/users/user-%05d/wrapped?year=$WRAPPED_YEAR"
@@ -403,6 +413,40 @@ if [[ "${BENCH_SKIP_WRAPPED:-0}" != 1 ]]; then
             get_run "$name" "run$round" "$SLICE" "$CONNECTIONS" random
         done
     done
+
+    if [[ "${BENCH_SKIP_SHARE:-0}" != 1 ]]; then
+        say "Share: render time per card format (bench/render_cards.py)"
+        "$PY" bench/render_cards.py --n 50 --json "$OUT/render-cards.json"
+        say "Share: links for $SHARE_USERS users, their cards pre-rendered (precompute_wrapped --render-cards)"
+        psql -q -d "$WRAPPED_DB" -c "
+            INSERT INTO wrapped_sharelink (token, tenant_id, user_id, year, created)
+            SELECT 'bench-' || substr(external_id, 6), tenant_id, id, $WRAPPED_YEAR, now()
+            FROM events_enduser WHERE external_id < 'user-' || lpad('$SHARE_USERS', 5, '0')" -c "ANALYZE"
+        snapshot "render cards"
+        "$PY" bench/measure.py "$OUT/share-render.json" -- \
+            "$PY" manage.py precompute_wrapped --year "$WRAPPED_YEAR" \
+            --tenant "${WRAPPED_TENANT[$WRAPPED_DB]}" --render-cards --no-progress | tee "$OUT/share-render.log"
+        GET_URL[page]="http://127.0.0.1:$PORT"; GET_PATH[page]="/w/bench-%05d/"; GET_FIRST[page]=0
+        GET_URL[card]="http://127.0.0.1:$PORT"; GET_PATH[card]="/w/bench-%05d/og.png"; GET_FIRST[card]=0
+        curl -fsS -o "$OUT/sample-share-page.html" "http://127.0.0.1:$PORT/w/bench-00000/"
+        curl -fsS -o "$OUT/sample-share-og.png" "http://127.0.0.1:$PORT/w/bench-00000/og.png"
+        say "Share: GET of the page and of a stored card vs the standalone GET by primary key: $ROUNDS rounds"
+        SAVED_USERS=$WRAPPED_USERS
+        WRAPPED_USERS=$SHARE_USERS  # get_run draws numbers below this
+        for name in page card document; do
+            get_run "$name" share-warm "$WARMUP" "$CONNECTIONS" random
+        done
+        for round in $(seq "$ROUNDS"); do
+            snapshot "Share round $round"
+            case $((round % 3)) in
+                1) order=(page card document) ;; 2) order=(card document page) ;; *) order=(document page card) ;;
+            esac
+            for name in "${order[@]}"; do
+                get_run "$name" "share$round" "$SLICE" "$CONNECTIONS" random
+            done
+        done
+        WRAPPED_USERS=$SAVED_USERS
+    fi
 
     say "Wrapped: GET of stale summaries (each recomputed on the spot), $CONNECTIONS then $WORKERS connections"
     psql -q -d "$WRAPPED_DB" -c "UPDATE events_enduser SET derived_stamp = derived_stamp + 1"

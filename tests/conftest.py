@@ -23,6 +23,8 @@ from events.services.organizations import organization_create
 from trophy_site.celery import app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+# Debian's Chromium, driven by Playwright (a downloaded browser does not install here).
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 
 # schemathesis' pytest plugin imports its report writers at session end, when a live
 # server's request threads may still be finishing. Bytecode is not cached here
@@ -41,11 +43,17 @@ for _writer in ("html.writer", "junitxml", "allure"):
 
 
 def pytest_runtest_setup(item: Any) -> None:
-    """Tests marked `postgres` need PostgreSQL (`redis` a Redis server): skipped without it
+    """Tests marked `postgres` need PostgreSQL (`redis` a Redis server, `browser`
+    Chromium): skipped without it
     locally, but with REQUIRE_SERVICES=1 (CI) they fail instead, so nothing is silently
     skipped there."""
     if "postgres" in item.keywords and connection.vendor != "postgresql":
         message = "needs PostgreSQL: set DATABASE_URL=postgres://..."
+        if REQUIRE_SERVICES:
+            pytest.fail(message + " (REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    if "browser" in item.keywords and not os.path.exists(CHROMIUM):
+        message = f"needs headless Chromium at {CHROMIUM} (apt-get install chromium)"
         if REQUIRE_SERVICES:
             pytest.fail(message + " (REQUIRE_SERVICES=1)")
         pytest.skip(message)

@@ -185,6 +185,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+# Rendered share cards go to the "cards" storage: files under MEDIA_ROOT/cards by default;
+# any Django storage (an S3-compatible one, say) in production. Names are content hashes,
+# so a file is written whole and overwriting it with the same bytes is harmless.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "cards": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT / "cards", "allow_overwrite": True},
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["events.api.auth.ApiKeyAuthentication"],
@@ -237,6 +248,9 @@ CELERY_TIMEZONE = "UTC"
 # enqueues per tenant and year (docs/operations.md).
 WRAPPED_CHUNK_SIZE = env_int("WRAPPED_CHUNK_SIZE", 500)
 WRAPPED_REFRESH_LIMIT = env_int("WRAPPED_REFRESH_LIMIT", 20000)
+# Where share links point (https://wrapped.example.com): the links the API returns and
+# the host printed on cards. Empty: the host of the request that made the link.
+SHARE_BASE_URL = env_str("SHARE_BASE_URL", "").rstrip("/")
 
 # Optional per-organization rate limits (events/api/throttling.py): a DRF rate such as
 # "5/s" (Trophy's tier 1) or "50/s" (tier 2); empty means no limit.

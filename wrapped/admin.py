@@ -6,22 +6,26 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from typing import Any
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Case, QuerySet, Value, When
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from events.models import Tenant
 
-from .models import WrappedSettings, WrappedSummary
+from .branding import palette
+from .cards import FORMATS, render_card
+from .models import Branding, ShareLink, WrappedSettings, WrappedSummary
+from .pages import page_html
 from .periods import latest_year
 from .services import (
     chunks,
@@ -30,7 +34,10 @@ from .services import (
     summaries_precompute,
     users_to_precompute,
 )
+from .sharing import Rendition, Shared, base_url, brand_of, branding_of, rendition_of
 from .tasks import precompute_summaries
+
+LOGO_MAX_BYTES = 512 * 1024
 
 
 class WrappedSettingsForm(forms.ModelForm):
@@ -83,6 +90,7 @@ class WrappedSummaryAdmin(admin.ModelAdmin):
         "config_version",
         "population_version",
         "schema_version",
+        "preview",
         "readable_activity",
     )
     readonly_fields = fields
@@ -119,6 +127,25 @@ class WrappedSummaryAdmin(admin.ModelAdmin):
     def fresh(self, obj: Any) -> bool:
         return bool(obj.is_fresh)
 
+    @admin.display(description="share page and cards")
+    def preview(self, obj: WrappedSummary) -> str:
+        if not obj.activity:
+            return "not computed yet"
+        page = reverse("admin:wrapped_wrappedsummary_preview", args=[obj.pk])
+        cards = [
+            format_html(
+                '<a href="{}" target="_blank">{}</a>',
+                reverse("admin:wrapped_wrappedsummary_card", args=[obj.pk, fmt]),
+                fmt,
+            )
+            for fmt in FORMATS
+        ]
+        return format_html(
+            '<a href="{}" target="_blank">page</a> · cards: {}',
+            page,
+            format_html_join(" · ", "{}", ((card,) for card in cards)),
+        )
+
     @admin.display(description="activity (as served)")
     def readable_activity(self, obj: WrappedSummary) -> str:
         try:
@@ -146,7 +173,17 @@ class WrappedSummaryAdmin(admin.ModelAdmin):
                 "precompute/",
                 self.admin_site.admin_view(self.precompute_view),
                 name="wrapped_wrappedsummary_precompute",
-            )
+            ),
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="wrapped_wrappedsummary_preview",
+            ),
+            path(
+                "<int:pk>/preview/<str:fmt>.png",
+                self.admin_site.admin_view(self.card_view),
+                name="wrapped_wrappedsummary_card",
+            ),
         ]
         return urls + super().get_urls()
 
@@ -176,3 +213,109 @@ class WrappedSummaryAdmin(admin.ModelAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/wrapped/wrappedsummary/precompute.html", context)
+
+    def _rendition(self, request: HttpRequest, pk: int) -> Rendition | None:
+        summary = WrappedSummary.objects.select_related("tenant", "user").filter(pk=pk).first()
+        if summary is None or not summary.activity or not self.has_view_permission(request):
+            return None
+        shared = Shared(summary.tenant, summary.user, summary.year, branding_of(summary.tenant))
+        base = base_url(request.scheme or "http", request.get_host())
+        return rendition_of(shared, summary.activity, host=urlsplit(base).netloc)
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The share page of a stored summary as its user would see it once shared
+        (whether or not they have), with the cards drawn now."""
+        rendered = self._rendition(request, pk)
+        if rendered is None:
+            raise Http404("No such summary.")
+        images = {
+            fmt: reverse("admin:wrapped_wrappedsummary_card", args=[pk, fmt]) for fmt in FORMATS
+        }
+        html = page_html(rendered, page_url=request.build_absolute_uri(), images=images)
+        response = HttpResponse(html)
+        response["X-Robots-Tag"] = "noindex"
+        return response
+
+    def card_view(self, request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+        rendered = self._rendition(request, pk)
+        if rendered is None or fmt not in FORMATS:
+            raise Http404("No such summary or card format.")
+        png = render_card(rendered.recap, rendered.shared.brand, fmt, host=rendered.host)
+        return HttpResponse(png, content_type="image/png")
+
+
+class BrandingForm(forms.ModelForm):
+    class Meta:
+        model = Branding
+        fields = (
+            "tenant",
+            "display_name",
+            "background_color",
+            "accent_color",
+            "logo",
+            "locale",
+            "allow_indexing",
+        )
+        widgets = {
+            "background_color": forms.TextInput(attrs={"type": "color"}),
+            "accent_color": forms.TextInput(attrs={"type": "color"}),
+        }
+
+    def clean_logo(self) -> Any:
+        logo = self.cleaned_data.get("logo")
+        if logo and getattr(logo, "size", 0) > LOGO_MAX_BYTES:
+            raise ValidationError(f"A logo of at most {LOGO_MAX_BYTES // 1024} KiB, please.")
+        return logo
+
+
+@admin.register(Branding)
+class BrandingAdmin(admin.ModelAdmin):
+    """A tenant's name, colours and logo on share pages and cards."""
+
+    form = BrandingForm
+    list_display = ("tenant", "display_name", "background_color", "accent_color", "allow_indexing")
+    list_select_related = ("tenant",)
+    readonly_fields = ("contrast",)
+
+    @admin.display(description="colours as drawn")
+    def contrast(self, obj: Branding) -> str:
+        if not obj.pk:
+            return "-"
+        colors = palette(brand_of(obj.tenant, obj)).css()
+        return format_html(
+            '<span style="background:{};color:{};padding:.5em 1em;font-weight:bold">'
+            'text</span> <span style="background:{};color:{};padding:.5em 1em;'
+            'font-weight:bold;font-size:1.5em">123</span> (colours are adjusted for contrast)',
+            colors["background"],
+            colors["text"],
+            colors["background"],
+            colors["hero"],
+        )
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    """Users' share links: revoking (deleting) one turns its page and cards off."""
+
+    list_display = ("user_label", "tenant", "year", "created", "page")
+    list_filter = ("year", ("tenant", admin.RelatedOnlyFieldListFilter))
+    list_select_related = ("user", "tenant")
+    search_fields = ("user__external_id",)
+    fields = ("user_label", "tenant", "year", "created", "page")
+    readonly_fields = fields
+    actions = ["delete_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made through the API, by the user's own choice
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="user", ordering="user__external_id")
+    def user_label(self, obj: ShareLink) -> str:
+        return obj.user.external_id
+
+    @admin.display(description="page")
+    def page(self, obj: ShareLink) -> str:
+        url = reverse("share-page", args=[obj.token])
+        return format_html('<a href="{}" target="_blank">open</a>', url)

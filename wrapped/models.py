@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.validators import MinValueValidator
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from events.models import EndUser, Metric, Tenant
+
+from .branding import DEFAULT_ACCENT, DEFAULT_BACKGROUND
 
 # Bump when the shape or the rules of a summary change: stored summaries of another
 # version are stale, and are computed again when read.
@@ -138,3 +141,75 @@ class Population(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.start} {self.metric_id} {self.attribute}={self.value}: {self.n}"
+
+
+# -- Sharing ---------------------------------------------------------------------------
+
+hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
+
+
+def locale_choices() -> list[tuple[str, str]]:
+    return [(code, f"{name} ({code})") for code, name in settings.LANGUAGES]
+
+
+class Branding(models.Model):
+    """A tenant's look on share pages and cards. A tenant without a row gets the
+    defaults: its own name, the default colours, no logo, pages not indexed. Saving
+    moves `updated`, which is part of every page's ETag and every card's cache key."""
+
+    tenant = models.OneToOneField(
+        Tenant, on_delete=models.CASCADE, primary_key=True, related_name="branding"
+    )
+    display_name = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Shown on pages and cards; empty for the tenant's name.",
+    )
+    background_color = models.CharField(
+        max_length=7, default=DEFAULT_BACKGROUND, validators=[hex_color]
+    )
+    accent_color = models.CharField(
+        max_length=7,
+        default=DEFAULT_ACCENT,
+        validators=[hex_color],
+        help_text="The hero number's colour, when it contrasts enough with the background (3:1).",
+    )
+    logo = models.ImageField(
+        upload_to="branding/", blank=True, help_text="PNG, JPEG or WebP; shown on pages and cards."
+    )
+    locale = models.CharField(
+        max_length=10,
+        default="en",
+        choices=locale_choices,
+        help_text="How numbers are written (thousands and decimal separators).",
+    )
+    allow_indexing = models.BooleanField(
+        default=False,
+        help_text="Let search engines index share pages (by default they are asked not to).",
+    )
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "Branding"
+
+    def __str__(self) -> str:
+        return f"Branding of {self.tenant}"
+
+
+class ShareLink(models.Model):
+    """A user's opt-in to share the recap of one year: the page /w/<token>/ and its
+    cards answer while the row exists. Revoking deletes it, so a revoked token and one
+    that never existed are the same to the page (404)."""
+
+    token = models.CharField(max_length=64, unique=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(EndUser, on_delete=models.CASCADE, related_name="+", db_index=False)
+    year = models.PositiveSmallIntegerField()
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "year"], name="share_link_unique")]
+        indexes = [models.Index(fields=["tenant", "year"], name="share_link_tenant_idx")]
+
+    def __str__(self) -> str:
+        return f"share link {self.year} of {self.user}"

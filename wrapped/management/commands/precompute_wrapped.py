@@ -8,6 +8,7 @@ import sys
 import time
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from celery import current_app
 from django.conf import settings
@@ -30,6 +31,7 @@ from wrapped.services import (
     summaries_precompute,
     users_to_precompute,
 )
+from wrapped.sharing import cards_precompute
 from wrapped.tasks import precompute_summaries
 
 DEFAULT_PROCESSES = os.cpu_count() or 1
@@ -48,6 +50,10 @@ Resumable and safe to run twice: users whose summary is fresh are skipped, and a
 is written whole or not at all. Run it after a backfill (import_events); summaries that
 go stale afterwards (new events) are computed again on their next read, and by the
 periodic refresh (celery beat).
+
+With --render-cards, the share cards of every user who has a share link of the year are
+then drawn and stored (three PNGs each, in the "cards" storage), so that launch day
+serves files; cards drawn before are kept.
 """
 
 
@@ -70,6 +76,14 @@ class Command(RawHelpCommand):
             help=(
                 "without a broker, on PostgreSQL: processes computing at once "
                 f"(default {DEFAULT_PROCESSES}, the number of CPUs)"
+            ),
+        )
+        parser.add_argument(
+            "--render-cards",
+            action="store_true",
+            help=(
+                "then draw and store the share cards of every user with a share link of the "
+                "year (needs SHARE_BASE_URL: the host printed on the cards)"
             ),
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -97,8 +111,29 @@ class Command(RawHelpCommand):
             ]
         else:
             tenants = list(Tenant.objects.filter(status=TenantStatus.ACTIVE))
+        if options["render_cards"] and not settings.SHARE_BASE_URL:
+            raise CommandError(
+                "--render-cards needs SHARE_BASE_URL (e.g. https://wrapped.example.com): "
+                "cards print its host, and the pages must ask for the same cards."
+            )
         for tenant in tenants:
             self._precompute(tenant, year, options)
+            if options["render_cards"]:
+                self._render_cards(tenant, year, options)
+
+    def _render_cards(self, tenant: Tenant, year: int, options: dict[str, Any]) -> None:
+        started = time.monotonic()
+        host = urlsplit(settings.SHARE_BASE_URL).netloc
+        shares = options["processes"] if connection.vendor == "postgresql" else 1
+
+        def work(share: int, shares: int) -> int:
+            return cards_precompute(tenant=tenant, year=year, host=host, share=share, shares=shares)
+
+        drawn = in_processes(work, shares) if shares > 1 else work(0, 1)
+        self.stdout.write(
+            f"Share cards {year} of tenant {tenant.customer_id!r}: {drawn} drawn in "
+            f"{time.monotonic() - started:.1f} s (cards drawn before are kept)."
+        )
 
     def _precompute(self, tenant: Tenant, year: int, options: dict[str, Any]) -> None:
         started = time.monotonic()
