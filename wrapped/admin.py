@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from typing import Any
-from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -34,10 +33,12 @@ from .services import (
     summaries_precompute,
     users_to_precompute,
 )
-from .sharing import Rendition, Shared, base_url, brand_of, branding_of, rendition_of
+from .sharing import Rendition, Shared, base_url, brand_of, branding_of, host_of, rendition_of
 from .tasks import precompute_summaries
 
 LOGO_MAX_BYTES = 512 * 1024
+LOGO_FORMATS = {"PNG", "JPEG", "WEBP"}
+LOGO_MAX_PIXELS = 16_000_000  # the cards leave larger ones off (wrapped/cards)
 
 
 class WrappedSettingsForm(forms.ModelForm):
@@ -219,8 +220,8 @@ class WrappedSummaryAdmin(admin.ModelAdmin):
         if summary is None or not summary.activity or not self.has_view_permission(request):
             return None
         shared = Shared(summary.tenant, summary.user, summary.year, branding_of(summary.tenant))
-        base = base_url(request.scheme or "http", request.get_host())
-        return rendition_of(shared, summary.activity, host=urlsplit(base).netloc)
+        base = base_url(request)
+        return rendition_of(shared, summary.activity, host=host_of(base))
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The share page of a stored summary as its user would see it once shared
@@ -263,8 +264,15 @@ class BrandingForm(forms.ModelForm):
 
     def clean_logo(self) -> Any:
         logo = self.cleaned_data.get("logo")
-        if logo and getattr(logo, "size", 0) > LOGO_MAX_BYTES:
+        if not logo or not hasattr(logo, "image"):  # unchanged, or cleared
+            return logo
+        if logo.size > LOGO_MAX_BYTES:
             raise ValidationError(f"A logo of at most {LOGO_MAX_BYTES // 1024} KiB, please.")
+        if logo.image.format not in LOGO_FORMATS:
+            raise ValidationError("A PNG, JPEG or WebP logo, please.")
+        width, height = logo.image.size
+        if width * height > LOGO_MAX_PIXELS:
+            raise ValidationError("A logo of at most 16 million pixels, please.")
         return logo
 
 
@@ -275,7 +283,10 @@ class BrandingAdmin(admin.ModelAdmin):
     form = BrandingForm
     list_display = ("tenant", "display_name", "background_color", "accent_color", "allow_indexing")
     list_select_related = ("tenant",)
-    readonly_fields = ("contrast",)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        # The tenant is the row's key: changing it would copy the branding, not move it.
+        return ("tenant", "contrast") if obj is not None else ("contrast",)
 
     @admin.display(description="colours as drawn")
     def contrast(self, obj: Branding) -> str:

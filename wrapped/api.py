@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.http import HttpResponse
 from django.utils import timezone
@@ -37,6 +36,7 @@ from .sharing import (
     Shared,
     base_url,
     branding_of,
+    host_of,
     rendition,
     share_link_get_or_create,
     share_link_revoke,
@@ -140,8 +140,8 @@ class UserWrappedShareView(APIView):
         year = requested_year(request, tenant, user)
         link, created = share_link_get_or_create(tenant=tenant, user=user, year=year)
         shared = Shared(tenant, user, year, branding_of(tenant), token=link.token)
-        base = base_url(request.scheme or "http", request.get_host())
-        body = share_urls(rendition(shared, host=urlsplit(base).netloc), base)
+        base = base_url(request)
+        body = share_urls(rendition(shared, host=host_of(base)), base)
         return HttpResponse(
             json.dumps(body), status=201 if created else 200, content_type="application/json"
         )

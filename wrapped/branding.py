@@ -69,7 +69,8 @@ class Palette:
         }
 
 
-def _mix(a: RGB, b: RGB, share: float) -> RGB:
+def mix(a: RGB, b: RGB, share: float) -> RGB:
+    """`a` moved toward `b` by `share` (0 to 1)."""
     return tuple(round(x + (y - x) * share) for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
@@ -81,7 +82,7 @@ def palette(brand: Brand) -> Palette:
     # Muted: the text colour blended toward the background, as far as 4.5:1 allows.
     muted = text
     for share in (0.35, 0.25, 0.15):
-        candidate = _mix(text, background, share)
+        candidate = mix(text, background, share)
         if contrast(candidate, background) >= SMALL_TEXT:
             muted = candidate
             break

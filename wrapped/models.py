@@ -14,7 +14,7 @@ from django.db import models
 
 from events.models import EndUser, Metric, Tenant
 
-from .branding import DEFAULT_ACCENT, DEFAULT_BACKGROUND
+from .branding import DEFAULT_ACCENT, DEFAULT_BACKGROUND, HEX
 
 # Bump when the shape or the rules of a summary change: stored summaries of another
 # version are stale, and are computed again when read.
@@ -145,7 +145,7 @@ class Population(models.Model):
 
 # -- Sharing ---------------------------------------------------------------------------
 
-hex_color = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.")
+hex_color = RegexValidator(HEX, "Enter a colour as #rrggbb.")
 
 
 def locale_choices() -> list[tuple[str, str]]:

@@ -13,17 +13,27 @@ nothing is different for them.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template.loader import render_to_string
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.views.decorators.http import require_safe
 
+from events.exceptions import NotFound
+
 from .branding import palette
 from .cards import FORMATS
 from .recap import Recap
-from .sharing import Rendition, Shared, base_url, card_png, rendition, share_urls, shared_by_token
+from .sharing import (
+    Rendition,
+    Shared,
+    base_url,
+    card_png,
+    host_of,
+    rendition,
+    share_urls,
+    shared_by_token,
+)
 
 NOT_FOUND_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -35,6 +45,7 @@ NOT_FOUND_PAGE = """<!doctype html>
 """
 
 CARD_MAX_AGE = 365 * 24 * 3600
+PAGE_CACHE = "public, no-cache"  # stored, but revalidated (ETag) on every use
 
 
 def not_found() -> HttpResponse:
@@ -43,10 +54,6 @@ def not_found() -> HttpResponse:
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
-
-
-def share_base(request: HttpRequest) -> str:
-    return base_url(request.scheme or "http", request.get_host())
 
 
 def page_html(rendered: Rendition, *, page_url: str, images: dict[str, str]) -> str:
@@ -59,7 +66,8 @@ def page_html(rendered: Rendition, *, page_url: str, images: dict[str, str]) -> 
     context: dict[str, Any] = {
         "recap": recap,
         "brand": brand,
-        "logo_url": shared.branding.logo.url if shared.branding and shared.branding.logo else "",
+        # Only a logo that could be read (the cards are drawn without a missing one).
+        "logo_url": shared.branding.logo.url if shared.branding and brand.logo else "",
         "colors": palette(brand).css(),
         "page_url": page_url,
         "images": images,
@@ -72,44 +80,54 @@ def page_html(rendered: Rendition, *, page_url: str, images: dict[str, str]) -> 
     return render_to_string("wrapped/share.html", context)
 
 
+def _cached(
+    response: HttpResponseBase, shared: Shared, etag: str, cache_control: str
+) -> HttpResponseBase:
+    """The caching and robots headers, on a 200 and on a 304 alike."""
+    response["ETag"] = etag
+    response["Cache-Control"] = cache_control
+    if not shared.allow_indexing:
+        response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _rendition(shared: Shared, request: HttpRequest) -> Rendition | None:
+    """The shared recap as of now; None if its user was deleted meanwhile."""
+    try:
+        return rendition(shared, host=host_of(base_url(request)))
+    except NotFound:
+        return None
+
+
 @require_safe
 def share_page(request: HttpRequest, token: str) -> HttpResponseBase:
     shared = shared_by_token(token)
-    if shared is None:
+    rendered = _rendition(shared, request) if shared is not None else None
+    if shared is None or rendered is None:
         return not_found()
-    base = share_base(request)
-    rendered = rendition(shared, host=urlsplit(base).netloc)
     unchanged = get_conditional_response(request, etag=rendered.etag)
     if unchanged is not None:
-        return unchanged
-    urls = share_urls(rendered, base)
+        return _cached(unchanged, shared, rendered.etag, PAGE_CACHE)
+    urls = share_urls(rendered, base_url(request))
     html = page_html(rendered, page_url=urls["url"], images=urls["images"])
     response = HttpResponse(html, content_type="text/html; charset=utf-8")
-    response["ETag"] = rendered.etag
-    response["Cache-Control"] = "public, no-cache"
-    if not shared.allow_indexing:
-        response["X-Robots-Tag"] = "noindex"
     patch_vary_headers(response, ["Accept-Encoding"])
-    return response
+    return _cached(response, shared, rendered.etag, PAGE_CACHE)
 
 
 @require_safe
 def share_card(request: HttpRequest, token: str, fmt: str) -> HttpResponseBase:
-    shared = shared_by_token(token)
-    if shared is None or fmt not in FORMATS:
+    shared = shared_by_token(token) if fmt in FORMATS else None
+    rendered = _rendition(shared, request) if shared is not None else None
+    if shared is None or rendered is None:
         return not_found()
-    rendered = rendition(shared, host=urlsplit(share_base(request)).netloc)
     key = rendered.card_key(fmt)
     etag = f'"{key[:32]}"'
+    # A URL naming the version it shows never changes; without it, the card as of now.
+    versioned = request.GET.get("v") == key[:16]
+    cache = f"public, max-age={CARD_MAX_AGE}, immutable" if versioned else PAGE_CACHE
     unchanged = get_conditional_response(request, etag=etag)
     if unchanged is not None:
-        return unchanged
+        return _cached(unchanged, shared, etag, cache)
     response = HttpResponse(card_png(rendered, fmt), content_type="image/png")
-    response["ETag"] = etag
-    if request.GET.get("v") == key[:16]:
-        response["Cache-Control"] = f"public, max-age={CARD_MAX_AGE}, immutable"
-    else:  # the card as of now, under a URL whose content changes with the summary
-        response["Cache-Control"] = "public, no-cache"
-    if not shared.allow_indexing:
-        response["X-Robots-Tag"] = "noindex"
-    return response
+    return _cached(response, shared, etag, cache)

@@ -3,9 +3,9 @@ the user's display name and the year): pure, so pages and cards agree and tests 
 build any case by hand.
 
 The rules (CARDS.md; docs/sharing.md):
-- The hero is the user's best fact: the longest streak when it is 7 or more, else the
-  days active, else the top metric's change in the year. No activity: no hero, and
-  the page and cards say "Your YEAR starts here".
+- The hero is the user's best fact: the longest streak when it is 7 or more (days, or
+  weeks for a weekly streak), else the days active. No activity: no hero, and the page
+  and cards say "Your YEAR starts here".
 - The top metric is the one with the highest percentile of the year, else (no
   percentile) the greatest change. "top X%" is shown for percentiles of 50 and more
   (percentile 90 → "top 10%"; 100 → "top 1%").

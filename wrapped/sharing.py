@@ -15,19 +15,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.urls import reverse
 
 from events.models import EndUser, Tenant
+from events.models.tenancy import TenantStatus
 
 from .branding import Brand
 from .cards import FORMATS, RENDERER_VERSION, render_card
@@ -35,6 +39,10 @@ from .models import Branding, ShareLink
 from .recap import Recap, recap_of
 from .services import summary_activity
 
+logger = logging.getLogger(__name__)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk, always last
 TOKEN_BYTES = 24  # 192 bits
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PAGE_VERSION = 1  # bump when the page template changes what it shows
@@ -64,7 +72,7 @@ def share_link_revoke(*, user: EndUser, year: int) -> bool:
 
 # -- What a token shows ----------------------------------------------------------------
 
-_logos: dict[str, bytes | None] = {}
+_logos: dict[str, bytes] = {}
 _logos_lock = threading.Lock()
 
 
@@ -76,9 +84,9 @@ def _logo_bytes(branding: Branding) -> bytes | None:
     if name not in _logos:
         try:
             with branding.logo.open("rb") as file:
-                content: bytes | None = file.read()
-        except OSError:
-            content = None
+                content = file.read()
+        except OSError:  # gone from the storage: drawn without, read again next time
+            return None
         with _logos_lock:
             _logos[name] = content
     return _logos[name]
@@ -126,7 +134,7 @@ def shared_by_token(token: str) -> Shared | None:
         return None
     link = (
         ShareLink.objects.select_related("user", "tenant", "tenant__branding")
-        .filter(token=token, tenant__status="active")
+        .filter(token=token, tenant__status=TenantStatus.ACTIVE)
         .first()
     )
     if link is None:
@@ -182,6 +190,7 @@ def rendition_of(shared: Shared, activity: str, host: str) -> Rendition:
         host,
         branding and branding.updated.isoformat(),
         branding and branding.logo.name,
+        shared.brand.logo is not None,  # a logo file gone missing: drawn without it
     ]
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
     return Rendition(shared, activity, host, digest)
@@ -200,11 +209,23 @@ def card_png(rendered: Rendition, fmt: str) -> bytes:
     name = card_name(rendered.card_key(fmt))
     try:
         with storage.open(name, "rb") as file:
-            return bytes(file.read())
+            stored = bytes(file.read())
+        # Whole, or drawn again: a file being written by another request (or left half
+        # written by a killed process) must not be served, and cached for a year.
+        if stored.startswith(PNG_SIGNATURE) and stored.endswith(PNG_END):
+            return stored
     except FileNotFoundError:
         pass
     png = render_card(rendered.recap, rendered.shared.brand, fmt, host=rendered.host)
-    storage.save(name, ContentFile(png))
+    saved = storage.save(name, ContentFile(png))
+    if saved != name:  # a storage that does not overwrite renamed it: it would never be found
+        storage.delete(saved)
+        logger.warning(
+            "The cards storage saved %s as %s: configure it to overwrite files "
+            "(FileSystemStorage allow_overwrite=True, S3Storage file_overwrite=True).",
+            name,
+            saved,
+        )
     return png
 
 
@@ -223,9 +244,14 @@ def cards_render(rendered: Rendition) -> int:
 # -- Addresses -------------------------------------------------------------------------
 
 
-def base_url(scheme: str, host: str) -> str:
-    """Where share links point: SHARE_BASE_URL, else the scheme and host a request came to."""
-    return settings.SHARE_BASE_URL or f"{scheme}://{host}"
+def base_url(request: HttpRequest) -> str:
+    """Where share links point: SHARE_BASE_URL, else the scheme and host the request came to."""
+    return settings.SHARE_BASE_URL or f"{request.scheme or 'http'}://{request.get_host()}"
+
+
+def host_of(base: str) -> str:
+    """The host printed on cards, of a base URL."""
+    return urlsplit(base).netloc
 
 
 def share_urls(rendered: Rendition, base: str) -> dict[str, Any]:

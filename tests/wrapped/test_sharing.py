@@ -21,6 +21,7 @@ from PIL import Image
 from events.models import EndUser, Tenant
 from events.models.tenancy import TenantStatus
 from tests.wrapped.reference import NOW, load_reference
+from wrapped import sharing
 from wrapped.cards import FORMATS
 from wrapped.models import Branding, ShareLink, WrappedSummary
 from wrapped.recap import recap_of
@@ -154,6 +155,8 @@ def test_the_page_answers_304_to_its_etag_and_changes_with_the_summary(reference
     assert first["Cache-Control"] == "public, no-cache"
     repeat = client.get(path_of(link["url"]), HTTP_IF_NONE_MATCH=etag)
     assert repeat.status_code == 304 and repeat.content == b""
+    assert repeat["ETag"] == etag and repeat["Cache-Control"] == "public, no-cache"
+    assert repeat["X-Robots-Tag"] == "noindex"
 
     body = {"user": {"id": "ann"}, "value": 5, "timestamp": "2025-07-01T12:00:00Z"}
     assert reference.post("/v1/metrics/words/event", body, format="json").status_code == 201
@@ -185,19 +188,31 @@ def test_cards_are_pngs_of_their_format_stored_once(reference, frozen, client, f
     assert len(stored) == 1 and stored[0].read_bytes() == first.content
     again = client.get(url)
     assert again.content == first.content
-    assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    unchanged = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert unchanged.status_code == 304 and unchanged["ETag"] == first["ETag"]
+    assert unchanged["Cache-Control"] == first["Cache-Control"]
     # Without the version, the card as of now, revalidated each time.
     assert client.get(url.split("?")[0])["Cache-Control"] == "public, no-cache"
+
+
+def png(size: tuple[int, int] = (4, 4), color: str = "red", fmt: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
 
 
 def test_a_stored_card_is_served_without_drawing_it_again(reference, frozen, client, card_storage):
     link = share(reference).json()
     url = path_of(link["images"]["og"])
-    client.get(url)
+    drawn = client.get(url).content
     [stored] = card_storage.rglob("*.png")
-    stored.write_bytes(b"drawn before")  # what the storage holds is what is served
+    stored.write_bytes(png())  # what the storage holds is what is served
+    assert client.get(url).content == png()
 
-    assert client.get(url).content == b"drawn before"
+    # A file cut short (a write in progress, a killed process) is drawn again, never served.
+    stored.write_bytes(drawn[: len(drawn) // 2])
+    assert client.get(url).content == drawn
+    assert stored.read_bytes() == drawn
 
 
 def test_revoked_and_unknown_tokens_get_the_same_404_everywhere(reference, frozen, client):
@@ -210,11 +225,14 @@ def test_revoked_and_unknown_tokens_get_the_same_404_everywhere(reference, froze
     unknown = "/w/" + "A" * 32 + "/"
     expected = client.get(unknown)
     assert expected.status_code == 404
-    for url in [page, *images, unknown + "og.png", unknown + "story.png", "/w/a.b%00c/"]:
-        response = client.get(url)
-        assert response.status_code == 404, url
-        assert response.content == expected.content
-        assert response["Content-Type"] == expected["Content-Type"]
+    overlong = "/w/" + "A" * 65 + "/"
+    paths = [page, *images, unknown + "og.png", unknown + "story.png", "/w/a.b%00c/", overlong]
+    for url in paths:
+        for response in (client.get(url), client.head(url)):
+            assert response.status_code == 404, url
+            assert response.content in (expected.content, b"")  # HEAD: no body
+            assert response.headers == expected.headers
+    assert client.get(page).content == expected.content
     assert ShareLink.objects.count() == 0
     # Revoking again is no error; sharing again makes a new token, the old stays dead.
     assert reference.delete(f"{SHARE.format('ann')}?year=2025").status_code == 204
@@ -311,12 +329,39 @@ def test_branding_colours_and_name_are_used(reference, frozen, client, owner):
     assert "--hero:#000000" in html
 
 
-def test_a_new_branding_gives_new_card_urls(reference, frozen, owner):
+def test_a_new_branding_or_tenant_name_gives_new_card_urls(reference, frozen, owner):
     before = share(reference).json()
     Branding.objects.create(tenant=owner.tenant, background_color="#003366")
     after = share(reference).json()
     assert after["token"] == before["token"]
     assert all(after["images"][fmt] != before["images"][fmt] for fmt in FORMATS)
+    Tenant.objects.filter(pk=owner.tenant.pk).update(name="Acme Renamed")
+    renamed = share(reference).json()
+    assert all(renamed["images"][fmt] != after["images"][fmt] for fmt in FORMATS)
+
+
+def test_a_logo_is_drawn_and_one_gone_from_disk_is_left_out(
+    reference, frozen, client, owner, settings, tmp_path
+):
+    from django.core.files.base import ContentFile
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    branding = Branding(tenant=owner.tenant)
+    branding.logo.save("logo.png", ContentFile(png((64, 32), "white")), save=True)
+    link = share(reference).json()
+    html = client.get(path_of(link["url"])).content.decode()
+    assert 'class="logo"' in html
+    with_logo = client.get(path_of(link["images"]["og"])).content
+
+    (tmp_path / "media" / branding.logo.name).unlink()
+    sharing._logos.clear()  # a process that had not read it yet
+    gone = share(reference).json()
+    page = client.get(path_of(gone["url"])).content.decode()
+    card = client.get(path_of(gone["images"]["og"]))
+
+    assert 'class="logo"' not in page and 'class="brand-name"' in page
+    assert gone["images"]["og"] != link["images"]["og"]
+    assert card.status_code == 200 and card.content != with_logo
 
 
 def test_the_admin_previews_a_summary_page_and_cards(reference, frozen, admin_client):
@@ -360,6 +405,13 @@ def test_the_admin_edits_branding_and_lists_share_links(reference, frozen, admin
         },
     )
     assert bad.status_code == 200 and "#rrggbb" in bad.content.decode()
+    gif = io.BytesIO(png(fmt="GIF"))
+    gif.name = "logo.gif"
+    rejected = admin_client.post(
+        reverse("admin:wrapped_branding_change", args=[owner.tenant.pk]),
+        {"background_color": "#123456", "accent_color": "#abcdef", "locale": "en", "logo": gif},
+    )
+    assert rejected.status_code == 200 and "PNG, JPEG or WebP" in rejected.content.decode()
     assert Branding.objects.get().background_color == "#123456"
     listing = admin_client.get(reverse("admin:wrapped_sharelink_changelist"))
     assert listing.status_code == 200 and "ann" in listing.content.decode()

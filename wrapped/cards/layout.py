@@ -22,6 +22,7 @@ from wrapped.branding import (
     Brand,
     Palette,
     contrast,
+    mix,
     palette,
     rgb,
 )
@@ -250,14 +251,6 @@ class Colours:
         }[role]
 
 
-def _mix(a: RGB, b: RGB, share: float) -> RGB:
-    return (
-        round(a[0] + (b[0] - a[0]) * share),
-        round(a[1] + (b[1] - a[1]) * share),
-        round(a[2] + (b[2] - a[2]) * share),
-    )
-
-
 def _readable_on(ground: RGB, p: Palette) -> bool:
     return (
         contrast(p.text, ground) >= SMALL_TEXT
@@ -273,12 +266,12 @@ def colours(brand: Brand) -> Colours:
     away = rgb(DARK) if p.text == rgb(LIGHT) else rgb(LIGHT)
     tint = p.background
     for target, share in ((away, 0.28), (away, 0.6), (away, 1.0), (p.text, 0.08)):
-        candidate = _mix(p.background, target, share)
+        candidate = mix(p.background, target, share)
         visible = max(abs(x - y) for x, y in zip(candidate, p.background, strict=True)) >= 10
         if visible and _readable_on(candidate, p):
             tint = candidate
             break
-    return Colours(p, accent, ink, tint, _mix(p.background, p.text, 0.3))
+    return Colours(p, accent, ink, tint, mix(p.background, p.text, 0.3))
 
 
 @dataclass(frozen=True)

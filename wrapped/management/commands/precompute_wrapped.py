@@ -8,7 +8,6 @@ import sys
 import time
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from celery import current_app
 from django.conf import settings
@@ -31,7 +30,7 @@ from wrapped.services import (
     summaries_precompute,
     users_to_precompute,
 )
-from wrapped.sharing import cards_precompute
+from wrapped.sharing import cards_precompute, host_of
 from wrapped.tasks import precompute_summaries
 
 DEFAULT_PROCESSES = os.cpu_count() or 1
@@ -123,7 +122,7 @@ class Command(RawHelpCommand):
 
     def _render_cards(self, tenant: Tenant, year: int, options: dict[str, Any]) -> None:
         started = time.monotonic()
-        host = urlsplit(settings.SHARE_BASE_URL).netloc
+        host = host_of(settings.SHARE_BASE_URL)
         shares = options["processes"] if connection.vendor == "postgresql" else 1
 
         def work(share: int, shares: int) -> int:

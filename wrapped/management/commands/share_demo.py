@@ -6,7 +6,6 @@ first time. Safe to run again: the same link is printed."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -16,7 +15,7 @@ from events.engine import local_date
 from events.models import EndUser, Organization
 from events.services.demo import DEMO_ORGANIZATION
 from wrapped.models import Branding
-from wrapped.sharing import Shared, rendition, share_link_get_or_create, share_urls
+from wrapped.sharing import Shared, host_of, rendition, share_link_get_or_create, share_urls
 
 DEMO_BRANDING = {
     "display_name": "Demo Academy",
@@ -50,7 +49,7 @@ class Command(BaseCommand):
         link, _ = share_link_get_or_create(tenant=tenant, user=user, year=year)
         base = base_url.rstrip("/")
         shared = Shared(tenant, user, year, branding, token=link.token)
-        urls = share_urls(rendition(shared, host=urlsplit(base).netloc), base)
+        urls = share_urls(rendition(shared, host=host_of(base)), base)
         out = self.stdout.write
         out(f"Share page of {user.external_id}'s {year} (open it in a browser):")
         out(f"  {urls['url']}")
