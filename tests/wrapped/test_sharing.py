@@ -164,11 +164,13 @@ def test_the_page_answers_304_to_its_etag_and_changes_with_the_summary(reference
     assert changed.status_code == 200 and changed["ETag"] != etag
 
 
-def test_a_fresh_page_costs_two_queries(reference, frozen, client):
+@pytest.mark.parametrize("what", ["url", "og"])
+def test_a_fresh_page_or_stored_card_costs_two_queries(reference, frozen, client, what):
     link = share(reference).json()
-    client.get(path_of(link["url"]))  # the summary is stored by now
+    url = path_of(link["url"] if what == "url" else link["images"][what])
+    client.get(url)  # the summary and the card are stored by now
     with CaptureQueriesContext(connection) as queries:
-        assert client.get(path_of(link["url"])).status_code == 200
+        assert client.get(url).status_code == 200
     # The link with its user, tenant and branding; the summary with its population version.
     assert len(queries) == 2, [q["sql"] for q in queries]
 
@@ -445,3 +447,25 @@ def test_the_schema_documents_the_share_endpoints(api):
     operations = document["paths"]["/v1/users/{user_id}/wrapped/share"]
     assert {"post", "delete"} <= set(operations)
     assert "Extension" in operations["post"]["description"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_precompute_draws_cards_in_forked_processes(owner, settings, card_storage):
+    api = owner.client()
+    load_reference(api, owner.tenant)
+    settings.SHARE_BASE_URL = "http://testserver"
+    with time_machine.travel(NOW, tick=False):
+        for user in ("ann", "kai", "p1"):
+            assert share(api, user).status_code == 201
+        out = io.StringIO()
+        call_command(
+            "precompute_wrapped",
+            year=2025,
+            render_cards=True,
+            processes=2,
+            no_progress=True,
+            stdout=out,
+        )
+    assert "9 drawn" in out.getvalue()
+    assert len(list(card_storage.rglob("*.png"))) == 9

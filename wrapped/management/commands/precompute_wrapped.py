@@ -123,7 +123,9 @@ class Command(RawHelpCommand):
     def _render_cards(self, tenant: Tenant, year: int, options: dict[str, Any]) -> None:
         started = time.monotonic()
         host = host_of(settings.SHARE_BASE_URL)
-        shares = options["processes"] if connection.vendor == "postgresql" else 1
+        # Forked processes on PostgreSQL, when they can see the rows (no open transaction).
+        forking = connection.vendor == "postgresql" and not connection.in_atomic_block
+        shares = options["processes"] if forking else 1
 
         def work(share: int, shares: int) -> int:
             return cards_precompute(tenant=tenant, year=year, host=host, share=share, shares=shares)
