@@ -22,7 +22,7 @@ from events.models import EndUser, Tenant
 from events.models.tenancy import TenantStatus
 from tests.wrapped.reference import NOW, load_reference
 from wrapped import sharing
-from wrapped.cards import FORMATS
+from wrapped.cards import FORMATS, layout
 from wrapped.models import Branding, ShareLink, WrappedSummary
 from wrapped.recap import recap_of
 
@@ -121,6 +121,20 @@ def test_the_page_shows_the_summary_and_nothing_private(reference, frozen, clien
     assert "Words written" in html
     assert PRIVATE_EMAIL not in html and PRIVATE_ATTRIBUTE not in html
     assert not re.search(r"\bann\b", html)  # nor the user's id
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_the_cards_say_nothing_private(reference, frozen, owner, fmt):
+    link = share(reference).json()
+    shared = sharing.shared_by_token(link["token"])
+    assert shared is not None
+    rendered = sharing.rendition(shared, host="testserver")
+    texts = " ".join(
+        drawn.text for drawn in layout(rendered.recap, shared.brand, fmt, host="testserver").texts
+    )
+    assert "Ann Lee" in texts
+    assert PRIVATE_EMAIL not in texts and PRIVATE_ATTRIBUTE not in texts
+    assert not re.search(r"\bann\b", texts)
 
 
 def test_the_page_has_open_graph_and_twitter_tags(reference, frozen, client):
