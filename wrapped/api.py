@@ -84,6 +84,13 @@ def requested_year(request: Request, tenant: Tenant, user: EndUser) -> int:
     return year
 
 
+def user_and_year(request: Request, user_id: str) -> tuple[Tenant, EndUser, int]:
+    """The request's tenant, its user `user_id` (404 if none) and the `year` asked for."""
+    tenant = tenant_of(request)
+    user = user_get(tenant=tenant, external_id=user_id)
+    return tenant, user, requested_year(request, tenant, user)
+
+
 class UserWrappedView(APIView):
     @extend_schema(
         operation_id="users_wrapped",
@@ -92,9 +99,7 @@ class UserWrappedView(APIView):
         description="A user's year in review, precomputed (SEMANTICS A4 defines every field).",
     )
     def get(self, request: Request, user_id: str) -> Any:
-        tenant = tenant_of(request)
-        user = user_get(tenant=tenant, external_id=user_id)
-        year = requested_year(request, tenant, user)
+        tenant, user, year = user_and_year(request, user_id)
         activity = summary_activity(tenant=tenant, user=user, year=year)
         return HttpResponse(wrapped_body(user, activity), content_type="application/json")
 
@@ -135,9 +140,7 @@ class UserWrappedShareView(APIView):
         ),
     )
     def post(self, request: Request, user_id: str) -> Any:
-        tenant = tenant_of(request)
-        user = user_get(tenant=tenant, external_id=user_id)
-        year = requested_year(request, tenant, user)
+        tenant, user, year = user_and_year(request, user_id)
         link, created = share_link_get_or_create(tenant=tenant, user=user, year=year)
         shared = Shared(tenant, user, year, branding_of(tenant), token=link.token)
         base = base_url(request)
@@ -161,8 +164,6 @@ class UserWrappedShareView(APIView):
         ),
     )
     def delete(self, request: Request, user_id: str) -> Any:
-        tenant = tenant_of(request)
-        user = user_get(tenant=tenant, external_id=user_id)
-        year = requested_year(request, tenant, user)
+        _tenant, user, year = user_and_year(request, user_id)
         share_link_revoke(user=user, year=year)
         return HttpResponse(status=204)
