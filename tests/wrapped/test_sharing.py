@@ -483,3 +483,29 @@ def test_precompute_draws_cards_in_forked_processes(owner, settings, card_storag
         )
     assert "9 drawn" in out.getvalue()
     assert len(list(card_storage.rglob("*.png"))) == 9
+
+
+def test_the_page_shows_later_features_only_when_present(reference, frozen, owner):
+    import json as jsonlib
+
+    from wrapped.pages import page_html
+
+    activity = reference.get("/v1/users/ann/wrapped", {"year": 2025}).json()["activity"]
+    user = EndUser.objects.get(tenant=owner.tenant, external_id="ann")
+    shared = sharing.Shared(owner.tenant, user, 2025, None, token="t")
+    urls = {"story": "s.png", "square": "q.png", "og": "o.png"}
+
+    plain = page_html(
+        sharing.rendition_of(shared, jsonlib.dumps(activity), "h"), page_url="/", images=urls
+    )
+    activity["entireYear"]["points"] = {"xp": {"name": "XP", "changeThisPeriod": 1500}}
+    activity["entireYear"]["achievements"] = [{"name": "First lesson", "badgeUrl": "/b.png"}]
+    activity["entireYear"]["leaderboards"] = {"w": {"name": "Weekly words", "rank": 3}}
+    full = page_html(
+        sharing.rendition_of(shared, jsonlib.dumps(activity), "h"), page_url="/", images=urls
+    )
+
+    for heading in ("Points", "Achievements", "Best leaderboard ranks"):
+        assert f">{heading}</h2>" not in plain and f">{heading}</h2>" in full
+    assert "<dt>XP</dt><dd>1,500</dd>" in full and "<dd>#3</dd>" in full
+    assert '<img src="/b.png"' in full and "First lesson" in full
