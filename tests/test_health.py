@@ -89,3 +89,13 @@ def test_log_lines_carry_the_request_id_as_json(client, db):
     assert not_found and not_found[0]["request_id"] == "trace-42"
     assert not_found[0]["level"] == "WARNING" and "/no-such-page" in not_found[0]["message"]
     assert lines[-1]["request_id"] == "-" and lines[-1]["message"] == "no request here"
+
+
+def test_health_checks_are_not_redirected_to_https(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/v1/users/x").status_code == 301
+    # Behind a proxy that says the request came over HTTPS, nothing is redirected.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert client.get("/v1/users/x", HTTP_X_FORWARDED_PROTO="https").status_code == 401

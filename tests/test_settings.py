@@ -78,3 +78,47 @@ def test_database_url_forms(monkeypatch):
     sqlite = database_from_url("sqlite:///var/test.sqlite3")
     assert sqlite["ENGINE"] == "django.db.backends.sqlite3"
     assert str(sqlite["NAME"]).endswith("var/test.sqlite3")
+
+
+PRODUCTION = {
+    "SECRET_KEY": "a-production-secret-of-fifty-or-more-characters-0123456789abcdefghij",
+    "ALLOWED_HOSTS": "wrapped.example.com",
+    "SECURE_SSL_REDIRECT": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
+}
+
+
+def check_deploy(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "trophy_site.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_silent_with_production_settings():
+    result = check_deploy(**PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert result.stderr == ""  # drf-spectacular's schema warnings included
+
+
+def test_check_deploy_names_what_production_lacks():
+    without_https = {k: v for k, v in PRODUCTION.items() if not k.startswith("SECURE_")}
+    result = check_deploy(**without_https)
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr and "security.W008" in result.stderr
+
+
+def test_the_proxy_header_must_be_a_header_name():
+    result = start(SECRET_KEY="x", SECURE_PROXY_SSL_HEADER="X-Forwarded-Proto: https")
+    assert result.returncode != 0 and "SECURE_PROXY_SSL_HEADER" in result.stderr

@@ -6,6 +6,7 @@ that names it (ImproperlyConfigured), never a half-configured server.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -222,10 +223,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # events/api/converters.py: ids in paths are strings
     "PATH_CONVERTER_OVERRIDES": {"id": str},
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-KEY"}}
-    },
-    "SECURITY": [{"ApiKeyAuth": []}],
+    # The API key's security scheme: events.api.openapi.ApiKeyAuthenticationScheme.
     "OAS_VERSION": "3.1.0",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -302,3 +300,20 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
+
+# HTTPS (docs/operations.md, "HTTPS"). Off by default, as the service may be reached over
+# plain HTTP (make run, a private network); a deployment behind TLS sets them.
+# SECURE_PROXY_SSL_HEADER names the header a TLS-terminating proxy sets to "https"
+# (X-Forwarded-Proto): set it only behind a proxy that always sets or strips it.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+_proxy_header = env_str("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_header:
+    if not re.fullmatch(r"[A-Za-z0-9-]+", _proxy_header):
+        raise ImproperlyConfigured(
+            f"Environment variable SECURE_PROXY_SSL_HEADER={_proxy_header!r} is not a header "
+            "name such as X-Forwarded-Proto."
+        )
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")

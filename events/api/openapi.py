@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 SPEC_DIR = Path(__file__).resolve().parent / "openapi"
@@ -63,3 +64,15 @@ def add_trophy_components(result: dict[str, Any], **_kwargs: Any) -> dict[str, A
     for name, schema in trophy_components().items():
         schemas.setdefault(name, schema)
     return result
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """The schema's security scheme for `events.api.auth.ApiKeyAuthentication`: every
+    operation that takes the key says so (registered on import: the API views import
+    this module)."""
+
+    target_class = "events.api.auth.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-API-KEY"}
