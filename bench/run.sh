@@ -82,7 +82,10 @@ PROFILE_SECONDS=${BENCH_PROFILE_SECONDS:-15}
 PY_SPY=${PY_SPY:-.venv/bin/py-spy}
 # Every gunicorn of the run (the project's and the standalone baseline's) is started by
 # start_gunicorn with exactly these flags.
-GUNICORN_FLAGS=(--workers "$WORKERS" --worker-class sync --backlog 2048 --log-level warning)
+# The project's gunicorn.conf.py (timeouts, backlog, no control socket), with
+# BENCH_WORKERS workers and no access log (what the figures have always measured).
+GUNICORN_FLAGS=(-c gunicorn.conf.py --workers "$WORKERS" --worker-class sync --log-level warning)
+export GUNICORN_ACCESS_LOG=
 OUT=bench/out
 RUN_ID="$(date +%s)_$$"
 HTTP_DB="trophy_bench_http_${RUN_ID}"
