@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
@@ -143,6 +144,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "events",
     "wrapped",
 ]
@@ -158,7 +160,27 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # answers a locked-out login (django-axes)
 ]
+
+# The Django admin: its path (ADMIN_URL, "admin/" by default: a less obvious one keeps
+# scanners off), and its login protected against password guessing by django-axes:
+# after ADMIN_LOGIN_FAILURE_LIMIT failures for one username from one address, that pair
+# is locked out for ADMIN_LOGIN_COOLOFF_MINUTES (a success resets the count).
+# `python manage.py axes_reset` lifts every lockout (docs/operations.md).
+ADMIN_URL = env_str("ADMIN_URL", "admin/")
+if not re.fullmatch(r"([A-Za-z0-9_-]+/)+", ADMIN_URL):
+    raise ImproperlyConfigured(
+        f"Environment variable ADMIN_URL={ADMIN_URL!r} is not a path such as admin/ or ops/admin/."
+    )
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 ROOT_URLCONF = "trophy_site.urls"
 WSGI_APPLICATION = "trophy_site.wsgi.application"
@@ -294,7 +316,10 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes.apps": {"level": "WARNING"},  # its start-up banner, in every process
+    },
 }
 
 if not DEBUG:

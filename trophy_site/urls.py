@@ -11,7 +11,7 @@ urlpatterns = [
     path("v1/", include("events.api.urls")),  # ends with the JSON 404 of /v1/
     path("admin-api/v1/", include("events.api.admin_api_urls")),
     path("w/", include(page_urlpatterns)),  # public share pages and cards
-    path("admin/", admin.site.urls),
+    path(settings.ADMIN_URL, admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

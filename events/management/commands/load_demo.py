@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.urls import reverse
 from django.utils import timezone
 
 from events.services.demo import USER_COUNT, demo_load
@@ -67,7 +68,7 @@ class Command(BaseCommand):
             url = f"{base}/v1/users/{result.wrapped_user}/wrapped?year={result.wrapped_year}"
             out(f"  curl -H 'X-API-KEY: {result.api_key}' '{url}'")
             out("")
-        out(f"Django admin: {base}/admin/")
+        out(f"Django admin: {base}{reverse('admin:index')}")
         out(
             f"  username {result.admin_username!r}, password {result.admin_password!r} "
             "(a demo superuser: never use these credentials outside this demo)"

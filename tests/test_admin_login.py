@@ -1,0 +1,70 @@
+"""The Django admin's login resists password guessing (django-axes), and the admin can
+live at another path (ADMIN_URL)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client
+
+LOGIN = "/admin/login/"
+
+
+@pytest.fixture
+def operator(db):
+    return get_user_model().objects.create_superuser("ops", "ops@example.com", "right-password")
+
+
+def attempt(client: Client, password: str, address: str = "203.0.113.7") -> int:
+    response = client.post(LOGIN, {"username": "ops", "password": password}, REMOTE_ADDR=address)
+    return response.status_code
+
+
+def test_repeated_failures_lock_the_username_out_from_that_address(operator, settings):
+    assert settings.AXES_FAILURE_LIMIT == 5
+    client = Client()
+    assert [attempt(client, f"guess-{n}") for n in range(4)] == [200] * 4  # the form again
+    assert attempt(client, "guess-5") == 429  # the fifth failure locks
+    # Locked: even the right password is refused, from that address...
+    assert attempt(client, "right-password") == 429
+    # ...but not from another one.
+    assert attempt(Client(), "right-password", address="198.51.100.1") == 302
+
+    call_command("axes_reset", verbosity=0)  # what an operator runs to lift it
+    assert attempt(Client(), "right-password") == 302
+
+
+def test_a_success_resets_the_count(operator):
+    client = Client()
+    assert [attempt(client, "wrong") for _ in range(4)] == [200] * 4
+    assert attempt(Client(), "right-password") == 302
+    assert [attempt(Client(), "wrong") for _ in range(4)] == [200] * 4  # counting from 0
+
+
+def test_the_admin_path_is_configurable():
+    import subprocess
+    import sys
+
+    from tests.test_settings import ROOT
+
+    code = "import django; django.setup(); from django.urls import reverse; print(reverse('admin:index'))"
+    env = {"SECRET_KEY": "x", "ADMIN_URL": "ops/console/", "PATH": "/usr/bin:/bin"}
+    moved = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "trophy_site.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert moved.stdout.strip() == "/ops/console/", moved.stderr
+    bad = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**env, "ADMIN_URL": "/admin", "DJANGO_SETTINGS_MODULE": "trophy_site.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0 and "ADMIN_URL" in bad.stderr
