@@ -12,7 +12,7 @@ derived state are read-only: the log is append-only and the rest is rebuilt by `
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -186,8 +186,8 @@ TABULAR_INLINE_TEMPLATE = "admin/events/edit_inline/tabular.html"
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     template = TABULAR_INLINE_TEMPLATE
-    fields = ("prefix", "name", "created", "last_used", "revoked_at")
-    readonly_fields = ("prefix", "created", "last_used", "revoked_at")
+    fields = ("prefix", "name", "created", "last_used", "expires_at", "revoked_at")
+    readonly_fields = ("prefix", "created", "last_used", "expires_at", "revoked_at")
     extra = 0
     can_delete = False
     show_change_link = True
@@ -211,6 +211,11 @@ class OrganizationAddForm(forms.ModelForm):
 
 class ApiKeyCreateForm(forms.Form):
     name = forms.CharField(required=False, max_length=255, help_text="What the key is for.")
+    expires_in_days = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Optional: the key stops working after this many days (empty: never).",
+    )
 
 
 @admin.register(Organization)
@@ -300,7 +305,12 @@ class OrganizationAdmin(BaseAdmin):
             return HttpResponse(status=403)
         form = ApiKeyCreateForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            key, secret = api_key_create(organization=organization, name=form.cleaned_data["name"])
+            days = form.cleaned_data["expires_in_days"]
+            key, secret = api_key_create(
+                organization=organization,
+                name=form.cleaned_data["name"],
+                expires_at=timezone.now() + timedelta(days=days) if days else None,
+            )
             self.log_change(request, organization, f"Created API key {key.prefix}.")
             return _render_new_secrets(
                 request, title=f"API key created for {organization.name}", created=[(key, secret)]
@@ -325,12 +335,20 @@ class OrganizationAdmin(BaseAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(BaseAdmin):
-    list_display = ("prefix", "organization", "name", "created", "last_used", "revoked")
+    list_display = (
+        "prefix",
+        "organization",
+        "name",
+        "created",
+        "last_used",
+        "expires_at",
+        "revoked",
+    )
     list_select_related = ("organization",)
     list_filter = (("revoked_at", admin.EmptyFieldListFilter), "organization")
     search_fields = ("=prefix", "name", "organization__name")
     # body_hash is deliberately absent: nothing on screen helps guess a key.
-    fields = ("organization", "name", "prefix", "created", "last_used", "revoked_at")
+    fields = ("organization", "name", "prefix", "created", "last_used", "expires_at", "revoked_at")
     readonly_fields = ("organization", "prefix", "created", "last_used", "revoked_at")
     actions = ["revoke", "reactivate"]
 

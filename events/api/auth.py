@@ -79,6 +79,8 @@ def authenticate_key(raw: str | None) -> ApiKey:
     if not key.is_active:
         raise exceptions.AuthenticationFailed("This API key has been revoked.")
     now = timezone.now()
+    if key.expired(now):
+        raise exceptions.AuthenticationFailed("This API key has expired.")
     if key.needs_last_used_touch(now, settings.API_KEY_LAST_USED_RESOLUTION_SECONDS):
         ApiKey.objects.filter(pk=key.pk).update(last_used=now)
         key.last_used = now

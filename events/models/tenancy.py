@@ -55,6 +55,9 @@ class ApiKey(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     last_used = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Optional: from this moment the key gets 401."
+    )
 
     class Meta:
         verbose_name = "API key"
@@ -76,6 +79,9 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def needs_last_used_touch(self, now: datetime, resolution_seconds: int) -> bool:
         return (

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import transaction
 
 from ..models import ApiKey, Organization, Tenant
 from ..models.tenancy import DEFAULT_TENANT_CUSTOMER_ID, hash_key_body
 
 
-def api_key_create(*, organization: Organization, name: str = "") -> tuple[ApiKey, str]:
-    """Create an admin API key. Returns (key, the full `prefix.body` secret); the secret is
-    not stored and cannot be shown again."""
+def api_key_create(
+    *, organization: Organization, name: str = "", expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    """Create an admin API key (valid until `expires_at`, if given). Returns (key, the full
+    `prefix.body` secret); the secret is not stored and cannot be shown again."""
     prefix, body = ApiKey.generate_secret()
     key = ApiKey.objects.create(
-        organization=organization, name=name, prefix=prefix, body_hash=hash_key_body(body)
+        organization=organization,
+        name=name,
+        prefix=prefix,
+        body_hash=hash_key_body(body),
+        expires_at=expires_at,
     )
     return key, f"{prefix}.{body}"
 

@@ -623,3 +623,15 @@ def _slot_titles(chart: ET.Element) -> list[tuple[str, str]]:
     found = [re.fullmatch(r"(\d+) events? on (\d{4}-\d\d-\d\d)", t) for t in titles]
     assert all(found), titles
     return [(m[1], m[2]) for m in found if m]
+
+
+def test_a_key_created_in_the_admin_may_expire(admin_client, owner, words):
+    url = reverse("admin:events_organization_create_api_key", args=[owner.organization.pk])
+    response = admin_client.post(url, {"name": "contractor", "expires_in_days": 30})
+    (secret,) = SECRET.findall(response.content.decode())
+    key = ApiKey.objects.get(prefix=secret.split(".")[0])
+    assert key.expires_at is not None
+    assert timedelta(days=29, hours=23) < key.expires_at - timezone.now() <= timedelta(days=30)
+    listing = admin_client.get(reverse("admin:events_apikey_changelist")).content.decode()
+    assert "column-expires_at" in listing and "column-last_used" in listing
+    assert post_event(api_client(secret), "words", {"id": "ann"}).status_code == 201

@@ -65,3 +65,14 @@ def test_create_organization_prints_a_working_key_last(db, client):
     assert organization.default_tenant is not None
     assert organization.default_tenant.customer_id == "default"
     assert client.get("/v1/users/nobody", HTTP_X_API_KEY=key).status_code == 404
+
+
+def test_an_expired_key_is_401_and_one_expiring_later_works(owner):
+    key = ApiKey.objects.get(organization=owner.organization)
+    key.expires_at = timezone.now() + timedelta(hours=1)
+    key.save(update_fields=["expires_at"])
+    assert owner.client().get("/v1/users/u1").status_code == 404  # authenticated: no such user
+
+    ApiKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = owner.client().get("/v1/users/u1")
+    assert response.status_code == 401 and "expired" in response.json()["error"]
