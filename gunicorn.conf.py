@@ -11,7 +11,7 @@ and `make bench` use it. Every value can be changed by environment variable:
 - GUNICORN_KEEPALIVE (5 s): behind a load balancer, longer than its idle timeout is wrong;
   shorter is fine.
 - Access log on stdout (GUNICORN_ACCESS_LOG: a file, or empty for none), one line per
-  request with its X-Request-ID (the same id as in the application's log lines,
+  request with its worker's pid and X-Request-ID (the same id as in the log lines,
   trophy_site/request_id.py); JSON when LOG_FORMAT=json.
 - No control socket: several instances on one machine would share its default path.
 """
@@ -34,7 +34,7 @@ if os.environ.get("LOG_FORMAT") == "json":
     access_log_format = (
         '{"time": "%(t)s", "logger": "gunicorn.access", "remote": "%(h)s", '
         '"request": "%(r)s", "status": %(s)s, "bytes": "%(b)s", "ms": %(M)s, '
-        '"request_id": "%({x-request-id}o)s"}'
+        '"worker": "%(p)s", "request_id": "%({x-request-id}o)s"}'
     )
-else:
-    access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms [%({x-request-id}o)s]'
+else:  # the worker's pid, so a slow or failing worker can be told apart
+    access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms %(p)s [%({x-request-id}o)s]'

@@ -32,16 +32,7 @@ from events.selectors.users import user_get
 
 from .cards import FORMATS
 from .services import summary_activity
-from .sharing import (
-    Shared,
-    base_url,
-    branding_of,
-    host_of,
-    rendition,
-    share_link_get_or_create,
-    share_link_revoke,
-    share_urls,
-)
+from .sharing import base_url, share, share_link_revoke
 
 
 class WrappedQuerySerializer(serializers.Serializer):
@@ -141,10 +132,7 @@ class UserWrappedShareView(APIView):
     )
     def post(self, request: Request, user_id: str) -> Any:
         tenant, user, year = user_and_year(request, user_id)
-        link, created = share_link_get_or_create(tenant=tenant, user=user, year=year)
-        shared = Shared(tenant, user, year, branding_of(tenant), token=link.token)
-        base = base_url(request)
-        body = share_urls(rendition(shared, host=host_of(base)), base)
+        body, created = share(tenant=tenant, user=user, year=year, base=base_url(request))
         return HttpResponse(
             json.dumps(body), status=201 if created else 200, content_type="application/json"
         )

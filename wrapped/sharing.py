@@ -20,6 +20,7 @@ import re
 import secrets
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -115,7 +116,7 @@ class Shared:
     branding: Branding | None
     token: str = ""
 
-    @property
+    @cached_property
     def brand(self) -> Brand:
         return brand_of(self.tenant, self.branding)
 
@@ -294,3 +295,12 @@ def cards_precompute(
             shared = Shared(tenant, link.user, year, branding, token=link.token)
             drawn += cards_render(rendition(shared, host))
     return drawn
+
+
+def share(*, tenant: Tenant, user: EndUser, year: int, base: str) -> tuple[dict[str, Any], bool]:
+    """Share the user's recap of `year` (the link made if there is none) and return its
+    page's and cards' URLs under `base`, and whether the link is new. The summary is
+    brought up to date on the way, so the cards' versions are the current ones."""
+    link, created = share_link_get_or_create(tenant=tenant, user=user, year=year)
+    shared = Shared(tenant, user, year, branding_of(tenant), token=link.token)
+    return share_urls(rendition(shared, host=host_of(base)), base), created

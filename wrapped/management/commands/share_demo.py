@@ -15,7 +15,7 @@ from events.engine import local_date
 from events.models import EndUser, Organization
 from events.services.demo import DEMO_ORGANIZATION
 from wrapped.models import Branding
-from wrapped.sharing import Shared, host_of, rendition, share_link_get_or_create, share_urls
+from wrapped.sharing import share
 
 DEMO_BRANDING = {
     "display_name": "Demo Academy",
@@ -44,12 +44,9 @@ class Command(BaseCommand):
         user = EndUser.objects.filter(tenant=tenant).order_by("external_id").first()
         if user is None:
             raise CommandError("The demo organization has no users: run load_demo first.")
-        branding, _ = Branding.objects.get_or_create(tenant=tenant, defaults=DEMO_BRANDING)
+        Branding.objects.get_or_create(tenant=tenant, defaults=DEMO_BRANDING)
         year = local_date(timezone.now(), user.tz or tenant.default_timezone).year - 1
-        link, _ = share_link_get_or_create(tenant=tenant, user=user, year=year)
-        base = base_url.rstrip("/")
-        shared = Shared(tenant, user, year, branding, token=link.token)
-        urls = share_urls(rendition(shared, host=host_of(base)), base)
+        urls, _ = share(tenant=tenant, user=user, year=year, base=base_url.rstrip("/"))
         out = self.stdout.write
         out(f"Share page of {user.external_id}'s {year} (open it in a browser):")
         out(f"  {urls['url']}")
