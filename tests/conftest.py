@@ -8,6 +8,7 @@ import os
 import sys
 import types
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,20 +122,34 @@ def _drop_broker_pools() -> None:
 
 
 @pytest.fixture
-def redis_worker(transactional_db):
-    """A real Celery worker (in a thread) on the Redis at REDIS_URL, against the test
-    database. Keys get a per-run prefix so workers of other test runs on the same Redis
-    database never take these tasks."""
+def redis_broker(transactional_db) -> Iterator[str]:
+    """This process sends tasks to the Redis at REDIS_URL (not eagerly), under keys with a
+    per-test prefix (yielded), so that workers of other test runs on the same Redis
+    database never take them; workers for these tasks use the same prefix."""
     saved = {
         key: app.conf.get(key)
         for key in ("broker_url", "task_always_eager", "broker_transport_options")
     }
+    prefix = f"test-{uuid.uuid4().hex}:"
     _drop_broker_pools()  # eager .delay() calls made pools for the default broker
     app.conf.update(
         broker_url=os.environ["REDIS_URL"],
         task_always_eager=False,
-        broker_transport_options={"global_keyprefix": f"test-{uuid.uuid4().hex}:"},
+        broker_transport_options={
+            **(saved["broker_transport_options"] or {}),
+            "global_keyprefix": prefix,
+        },
     )
+    try:
+        yield prefix
+    finally:
+        _drop_broker_pools()
+        app.conf.update(saved)
+
+
+@pytest.fixture
+def redis_worker(redis_broker: str) -> Iterator[None]:
+    """A real Celery worker (in a thread) on the Redis broker, against the test database."""
 
     def close_connection(**_kwargs: Any) -> None:
         connection.close()  # the worker thread's own connection, before the test DB goes
@@ -145,5 +160,3 @@ def redis_worker(transactional_db):
             yield
     finally:
         task_postrun.disconnect(close_connection)
-        _drop_broker_pools()
-        app.conf.update(saved)

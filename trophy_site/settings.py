@@ -259,9 +259,22 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == ""
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
+# A task is acknowledged when it has finished, so a worker that dies mid-task leaves it
+# to another: at once when only a pool process died (killed by the OOM killer, say: the
+# task is rejected and requeued), after the visibility timeout when the whole worker
+# died (Redis broker; RabbitMQ redelivers when the worker's connection drops). Every task
+# is safe to run twice (docs/operations.md, "Faults").
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)
+# Longer than any task may run (its time limit, plus the longest retry countdown, 64 s),
+# or a running task would be handed to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300),
+    # look for such tasks every 10 s (kombu's default scans every 10th look: 100 s)
+    "unacked_restore_throttle": 1,
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"

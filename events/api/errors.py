@@ -6,9 +6,11 @@ formed but invalid" (SEMANTICS A5) and maps to 422, every other validation error
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
@@ -17,6 +19,14 @@ from rest_framework.response import Response
 from ..exceptions import ApiError
 
 UNPROCESSABLE = "unprocessable"
+# The database failed the request: its connection broke (PostgreSQL restarted, the
+# backend was terminated, a failover), a deadlock, SQLite busy. The request's transaction
+# rolled back (unless the connection broke during its COMMIT: then nobody knows), and
+# Django drops a broken connection when the request ends, so the next request
+# reconnects. The client retries; with an Idempotency-Key an event is recorded once.
+DATABASE_UNAVAILABLE = "Database unavailable, please retry"
+
+logger = logging.getLogger(__name__)
 
 
 def first_error(detail: Any, path: str = "") -> tuple[str, str]:
@@ -74,6 +84,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.Throttled):
         headers = {"Retry-After": str(int(getattr(exc, "wait", None) or 1))}
         return error_response("Rate limit exceeded", status.HTTP_429_TOO_MANY_REQUESTS, headers)
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+        return error_response(
+            DATABASE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "1"}
+        )
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else first_error(detail)[0]
