@@ -68,3 +68,23 @@ def test_the_admin_path_is_configurable():
         timeout=60,
     )
     assert bad.returncode != 0 and "ADMIN_URL" in bad.stderr
+
+
+def test_behind_a_proxy_the_address_comes_from_the_header_it_sets(operator, settings):
+    """Every request comes from the proxy's address; with CLIENT_IP_HEADER the lockout is
+    per client address again, so guessing from one address does not lock out another."""
+    settings.CLIENT_IP_HEADER = "X-Real-IP"
+    proxy = "127.0.0.1"
+
+    def via_proxy(password: str, client_address: str) -> int:
+        response = Client().post(
+            LOGIN,
+            {"username": "ops", "password": password},
+            REMOTE_ADDR=proxy,
+            HTTP_X_REAL_IP=client_address,
+        )
+        return response.status_code
+
+    assert [via_proxy(f"guess-{n}", "203.0.113.7") for n in range(5)] == [200] * 4 + [429]
+    assert via_proxy("right-password", "203.0.113.7") == 429
+    assert via_proxy("right-password", "198.51.100.1") == 302  # another client, same proxy

@@ -181,6 +181,9 @@ AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+# Behind a reverse proxy: the header it sets to the client's address (trophy_site/client_ip.py).
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER", "")
+AXES_CLIENT_IP_CALLABLE = "trophy_site.client_ip.client_ip"
 
 ROOT_URLCONF = "trophy_site.urls"
 WSGI_APPLICATION = "trophy_site.wsgi.application"
