@@ -145,7 +145,8 @@ class Population(models.Model):
 
 # -- Sharing ---------------------------------------------------------------------------
 
-hex_color = RegexValidator(HEX, "Enter a colour as #rrggbb.")
+# The pattern as text: the migrations hold it so (a compiled pattern deconstructs differently).
+hex_color = RegexValidator(HEX.pattern, "Enter a colour as #rrggbb.")
 
 
 def locale_choices() -> list[tuple[str, str]]:

@@ -125,3 +125,17 @@ def test_an_old_server_database_is_left_alone_with_what_to_do(db):
 
     with pytest.raises(CommandError, match="drop and re-create the database"):
         call_command("prepare_demo_database")
+
+
+def test_every_model_change_has_its_migration(db):
+    """`makemigrations --check`: a model changed without a migration (found once by a
+    deployment walk-through: a validator's pattern written differently) fails here."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
+    except SystemExit as exit:
+        pytest.fail(f"models without a migration (exit {exit.code}):\n{out.getvalue()}")
