@@ -80,14 +80,16 @@ def test_database_url_forms(monkeypatch):
     assert str(sqlite["NAME"]).endswith("var/test.sqlite3")
 
 
+def env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines, as systemd's EnvironmentFile= reads them (no quotes used here)."""
+    lines = path.read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+# The walk-through's settings (docs/deploy/trophy.env), with a real secret.
 PRODUCTION = {
+    **env_file(ROOT / "docs" / "deploy" / "trophy.env"),
     "SECRET_KEY": "a-production-secret-of-fifty-or-more-characters-0123456789abcdefghij",
-    "ALLOWED_HOSTS": "wrapped.example.com",
-    "SECURE_SSL_REDIRECT": "1",
-    "SECURE_HSTS_SECONDS": "31536000",
-    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
-    "SECURE_HSTS_PRELOAD": "1",
-    "SECURE_PROXY_SSL_HEADER": "X-Forwarded-Proto",
 }
 
 
