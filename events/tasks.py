@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
+from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task
+from celery.signals import task_failure
 from django.db import OperationalError
 from django.utils import timezone
 
@@ -14,9 +17,18 @@ from .services.batches import batch_mark_failed, batch_process, batches_stale
 logger = logging.getLogger(__name__)
 
 MAX_RETRIES = 6
+# After the pool process running the task died (task_retry_on_worker_lost): seconds before
+# the retry. The same MAX_RETRIES bound it, so a batch that kills its process every time
+# (out of memory, say) ends `failed` instead of being delivered again forever.
+WORKER_LOST_RETRY_DELAY = 5
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
+@shared_task(
+    bind=True,
+    acks_late=True,
+    max_retries=MAX_RETRIES,
+    default_retry_delay=WORKER_LOST_RETRY_DELAY,
+)
 def process_event_batch(self: Task, batch_id: str) -> None:
     """Apply an accepted event batch (resumes where a previous run stopped)."""
     attempt = self.request.retries
@@ -38,6 +50,24 @@ def process_event_batch(self: Task, batch_id: str) -> None:
         except Exception as exc:
             batch_mark_failed(batch_id=batch_id, error=f"{type(exc).__name__}: {exc}")
             raise
+
+
+@task_failure.connect
+def batch_failed_with_its_worker(
+    sender: Task | None = None,
+    exception: BaseException | None = None,
+    args: tuple[Any, ...] = (),
+    **_: Any,
+) -> None:
+    """The worker's main process reports a task whose pool process died once too often
+    (the retries after a lost worker ran out): give the batch up, so that the periodic
+    sweep does not deliver it again."""
+    ours = sender is not None and sender.name == process_event_batch.name
+    if ours and args and isinstance(exception, WorkerLostError):
+        batch_mark_failed(
+            batch_id=args[0],
+            error=f"its worker process died {MAX_RETRIES + 1} times: {exception}",
+        )
 
 
 def enqueue_batch(batch_id: uuid.UUID) -> None:

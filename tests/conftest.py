@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 from celery.contrib.testing.worker import start_worker
 from celery.signals import task_postrun
 from django.db import connection
@@ -145,6 +146,10 @@ def redis_broker(transactional_db) -> Iterator[str]:
     finally:
         _drop_broker_pools()
         app.conf.update(saved)
+        client = redis.Redis.from_url(os.environ["REDIS_URL"])
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+        client.close()
 
 
 @pytest.fixture

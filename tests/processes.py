@@ -66,13 +66,15 @@ def gunicorn(**env: str) -> Iterator[Server]:
             return out.read()
 
         try:
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     httpx.get(f"{server.base}/healthz")
                     break
                 except httpx.TransportError:
                     assert process.poll() is None, output()
                     time.sleep(0.1)
+            else:
+                raise AssertionError(f"gunicorn did not answer in 30 s:\n{output()}")
             yield server
         finally:
             if process.poll() is None:

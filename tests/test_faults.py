@@ -5,16 +5,19 @@ every event applied exactly once, and derived state equal to a rebuild from the 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,6 +30,7 @@ from events.services.rebuild import derived_state_rebuild
 from events.services.users import UserInput
 from events.tasks import enqueue_batch
 from tests.derived import derived_state
+from tests.pg import lock_waiters
 from tests.processes import celery_worker, database_url, gunicorn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -51,15 +55,20 @@ def assert_derived_state_is_the_logs(tenant: Any) -> None:
 # --- Celery workers killed mid-batch --------------------------------------------------
 
 
+# The batch: 1,000 items over 40 users, and one for "blocker" in the second chunk (chunks
+# of 50): with that user's row locked, a worker stops inside the second chunk's
+# transaction, the first one committed, where the test kills it.
+BLOCKER_AT = 60
+USERS = [f"u{n % 40}" if n != BLOCKER_AT else "blocker" for n in range(ITEMS)]
+RECEIVED = re.compile(r"Task events\.tasks\.process_event_batch\[[^\]]+\] received")
+
+
 def accept_big_batch(tenant: Any) -> EventBatch:
     items = [
         EventInput(
-            metric_key="words",
-            user=UserInput(external_id=f"u{n % 40}"),
-            value=Decimal(n),
-            attributes={},
+            metric_key="words", user=UserInput(external_id=user), value=Decimal(n), attributes={}
         )
-        for n in range(ITEMS)
+        for n, user in enumerate(USERS)
     ]
     with transaction.atomic():  # the task is sent when the batch is committed
         return batch_accept(
@@ -71,9 +80,24 @@ def accept_big_batch(tenant: Any) -> EventBatch:
         )
 
 
-def processed(batch: EventBatch) -> int:
+@contextmanager
+def blocker_locked(owner: Any) -> Iterator[None]:
+    """Create the user "blocker" and hold its row lock from a connection of our own until
+    the block ends."""
+    assert owner.client().post("/v1/users", {"id": "blocker"}, format="json").status_code == 201
+    with psycopg.connect(database_url()) as holder:
+        holder.execute(
+            "SELECT 1 FROM events_enduser WHERE tenant_id = %s AND external_id = 'blocker' "
+            "FOR UPDATE",
+            [owner.tenant.id],
+        )
+        yield
+
+
+def stopped_in_the_second_chunk(batch: EventBatch) -> None:
+    assert lock_waiters(timeout=60), "no worker reached the blocked user"
     batch.refresh_from_db()
-    return batch.processed
+    assert (batch.status, batch.processed) == ("pending", 50)
 
 
 def assert_applied_exactly_once(batch: EventBatch) -> None:
@@ -84,61 +108,67 @@ def assert_applied_exactly_once(batch: EventBatch) -> None:
         t.user.external_id: t.total
         for t in MetricTotal.objects.filter(tenant=batch.tenant).select_related("user")
     }
-    assert totals == {f"u{u}": Decimal(sum(range(u, ITEMS, 40))) for u in range(40)}
+    expected: dict[str, Decimal] = {}
+    for n, user in enumerate(USERS):
+        expected[user] = expected.get(user, Decimal(0)) + n
+    assert totals == expected
     assert_derived_state_is_the_logs(batch.tenant)
+
+
+def finished(batch: EventBatch) -> bool:
+    batch.refresh_from_db()
+    return batch.status != "pending"
 
 
 @pytest.mark.redis
 def test_a_worker_killed_mid_batch_leaves_it_to_another_after_the_visibility_timeout(
     redis_broker, owner, words, tmp_path
 ):
-    """The whole worker (main and pool process) is SIGKILLed while a batch's chunks are
-    being committed: the task was not acknowledged (acks late), so once the visibility
-    timeout has passed the broker hands it to the other worker, which resumes after the
-    last committed chunk. No beat: the sweep of pending batches plays no part."""
+    """The whole worker (main and pool process) is SIGKILLed inside a batch's second
+    chunk: the task was not acknowledged (acks late), so once the visibility timeout has
+    passed the broker hands it to the other worker, which resumes after the committed
+    chunk. No beat: the sweep of pending batches plays no part."""
     env = {"CELERY_VISIBILITY_TIMEOUT": "3"}
     logs = {name: tmp_path / f"{name}.log" for name in ("one", "two")}
     with (
         celery_worker(redis_broker, "one", logs["one"], **env) as one,
         celery_worker(redis_broker, "two", logs["two"], **env) as two,
     ):
-        batch = accept_big_batch(owner.tenant)
-        wait_for(lambda: processed(batch) > 0, 60, "a worker's first chunk")
-        busy = "one" if "process_event_batch" in logs["one"].read_text() else "two"
-        killed, other = (one, "two") if busy == "one" else (two, "one")
-        os.killpg(killed.pid, signal.SIGKILL)
-        killed.wait(timeout=10)
-        at_kill = processed(batch)
-        assert 0 < at_kill < ITEMS, "killed too late to be mid-batch"
-        wait_for(lambda: processed(batch) == ITEMS, 90, "the other worker to finish")
+        with blocker_locked(owner):
+            batch = accept_big_batch(owner.tenant)
+            stopped_in_the_second_chunk(batch)
+            busy = [name for name, log in logs.items() if RECEIVED.search(log.read_text())]
+            assert len(busy) == 1, busy
+            killed, other = (one, "two") if busy == ["one"] else (two, "one")
+            os.killpg(killed.pid, signal.SIGKILL)
+            killed.wait(timeout=10)
+        wait_for(lambda: finished(batch), 90, "the other worker to finish the batch")
 
     other_log = logs[other].read_text()
-    assert "process_event_batch" in other_log and "succeeded" in other_log, other_log
+    assert RECEIVED.search(other_log) and "succeeded" in other_log, other_log
     assert_applied_exactly_once(batch)
 
 
 @pytest.mark.redis
-def test_a_pool_process_killed_mid_batch_has_the_task_requeued_at_once(
-    redis_broker, owner, words, tmp_path
-):
+def test_a_pool_process_killed_mid_batch_has_the_task_retried(redis_broker, owner, words, tmp_path):
     """Only the pool process running the task dies (as under the OOM killer): the worker
-    rejects the task back to the queue (task_reject_on_worker_lost) instead of marking
-    it failed, and its new pool process finishes the batch, without waiting for the
-    visibility timeout (an hour here) or the sweep."""
+    sends the task again (task_retry_on_worker_lost, after its default_retry_delay of 5 s)
+    instead of marking it failed, and its new pool process finishes the batch, without
+    waiting for the visibility timeout (an hour here) or the sweep."""
     log = tmp_path / "worker.log"
     with celery_worker(redis_broker, "only", log, CELERY_VISIBILITY_TIMEOUT="3600") as worker:
-        batch = accept_big_batch(owner.tenant)
-        wait_for(lambda: processed(batch) > 0, 60, "the first chunk")
-        children = subprocess.run(
-            ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True, check=True
-        ).stdout.split()
-        assert len(children) == 1, children
-        os.kill(int(children[0]), signal.SIGKILL)
-        at_kill = processed(batch)
-        assert 0 < at_kill < ITEMS, "killed too late to be mid-batch"
-        wait_for(lambda: processed(batch) == ITEMS, 90, "the batch to be finished")
+        with blocker_locked(owner):
+            batch = accept_big_batch(owner.tenant)
+            stopped_in_the_second_chunk(batch)
+            children = subprocess.run(
+                ["pgrep", "-P", str(worker.pid)], capture_output=True, text=True, check=True
+            ).stdout.split()
+            assert len(children) == 1, children
+            os.kill(int(children[0]), signal.SIGKILL)
+            wait_for(lambda: "WorkerLostError" in log.read_text(), 30, "the worker to notice")
+        wait_for(lambda: finished(batch), 90, "the batch to be finished")
 
-    assert "WorkerLostError" in log.read_text(), log.read_text()
+    assert re.search(r"process_event_batch\[[^\]]+\] retry: Retry in 5s", log.read_text())
     assert_applied_exactly_once(batch)
 
 
@@ -250,9 +280,12 @@ def test_connections_terminated_under_load_lose_and_double_nothing(owner, words)
     terminated: list[int] = []
 
     def terminator() -> None:
-        while not stop.is_set():
-            terminated.append(terminate_backends(own))
-            time.sleep(0.2)
+        try:
+            while not stop.is_set():
+                terminated.append(terminate_backends(own))
+                time.sleep(0.2)
+        finally:
+            connection.close()  # this thread's own
 
     def client(n: int, base: str) -> int:
         return sum(

@@ -161,6 +161,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # answers a locked-out login (django-axes)
+    # last, so it sees a view's exception first: a retryable database error is a 503
+    "trophy_site.database_errors.DatabaseUnavailableMiddleware",
 ]
 
 # The Django admin: its path (ADMIN_URL, "admin/" by default: a less obvious one keeps
@@ -263,11 +265,14 @@ CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == ""
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 # A task is acknowledged when it has finished, so a worker that dies mid-task leaves it
-# to another: at once when only a pool process died (killed by the OOM killer, say: the
-# task is rejected and requeued), after the visibility timeout when the whole worker
-# died (Redis broker; RabbitMQ redelivers when the worker's connection drops). Every task
-# is safe to run twice (docs/operations.md, "Faults").
+# to another: when only a pool process died (killed by the OOM killer, say), the task is
+# retried (after its default_retry_delay, within its max_retries: a task that kills its
+# process every time ends failed) or, if the retry cannot be sent, requeued; when the
+# whole worker died, after the visibility timeout (Redis broker; RabbitMQ redelivers when
+# the worker's connection drops). Every task is safe to run twice (docs/operations.md,
+# "Faults").
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_RETRY_ON_WORKER_LOST = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540)

@@ -6,11 +6,9 @@ formed but invalid" (SEMANTICS A5) and maps to 422, every other validation error
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
@@ -19,14 +17,6 @@ from rest_framework.response import Response
 from ..exceptions import ApiError
 
 UNPROCESSABLE = "unprocessable"
-# The database failed the request: its connection broke (PostgreSQL restarted, the
-# backend was terminated, a failover), a deadlock, SQLite busy. The request's transaction
-# rolled back (unless the connection broke during its COMMIT: then nobody knows), and
-# Django drops a broken connection when the request ends, so the next request
-# reconnects. The client retries; with an Idempotency-Key an event is recorded once.
-DATABASE_UNAVAILABLE = "Database unavailable, please retry"
-
-logger = logging.getLogger(__name__)
 
 
 def first_error(detail: Any, path: str = "") -> tuple[str, str]:
@@ -84,16 +74,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, exceptions.Throttled):
         headers = {"Retry-After": str(int(getattr(exc, "wait", None) or 1))}
         return error_response("Rate limit exceeded", status.HTTP_429_TOO_MANY_REQUESTS, headers)
-    if isinstance(exc, OperationalError | InterfaceError):
-        logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
-        return error_response(
-            DATABASE_UNAVAILABLE, status.HTTP_503_SERVICE_UNAVAILABLE, {"Retry-After": "1"}
-        )
     if isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else first_error(detail)[0]
         return error_response(message, exc.status_code)
-    return None  # unexpected: let Django log it and answer 500 (json_server_error below)
+    # Unexpected: Django answers it, a 503 for a database error that a retry can cure
+    # (trophy_site/database_errors.py), else a 500 (json_server_error below), logged.
+    return None
 
 
 def json_bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from billiard.exceptions import WorkerLostError
+from celery.signals import task_failure
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.utils import timezone
@@ -228,3 +230,28 @@ def test_a_real_worker_processes_an_accepted_batch(redis_worker, owner, words):
         "u1": sum(range(1, 30, 3)),
         "u2": sum(range(2, 30, 3)),
     }
+
+
+def test_a_batch_whose_worker_process_died_too_often_is_given_up(owner, words):
+    """What the worker's main process reports once the retries after lost pool processes
+    ran out (task_failure with WorkerLostError): the batch is failed, so the sweep does
+    not deliver it again; other failures of the task are left to the task itself."""
+    with time_machine.travel(NOW, tick=False):
+        batch = accept(owner.tenant, [item(value=5)])
+    report: dict[str, Any] = {"task_id": "t", "kwargs": {}, "traceback": None, "einfo": None}
+
+    task_failure.send(
+        sender=process_event_batch, exception=RuntimeError("other"), args=[str(batch.id)], **report
+    )
+    batch.refresh_from_db()
+    assert batch.status == "pending"
+
+    lost = WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL) Job: 0.")
+    task_failure.send(sender=process_event_batch, exception=lost, args=[str(batch.id)], **report)
+
+    batch.refresh_from_db()
+    assert batch.status == "failed"
+    assert batch.error == f"its worker process died 7 times: {lost}"
+    with time_machine.travel(NOW + timedelta(minutes=10), tick=False):
+        assert requeue_stale_batches.delay().get() == 0
+    assert total() is None
