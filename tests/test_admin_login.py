@@ -88,3 +88,26 @@ def test_behind_a_proxy_the_address_comes_from_the_header_it_sets(operator, sett
     assert [via_proxy(f"guess-{n}", "203.0.113.7") for n in range(5)] == [200] * 4 + [429]
     assert via_proxy("right-password", "203.0.113.7") == 429
     assert via_proxy("right-password", "198.51.100.1") == 302  # another client, same proxy
+
+
+@pytest.mark.parametrize(
+    ("header", "counted_as"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("198.51.100.9, 203.0.113.7", "203.0.113.7"),  # a list: the last, the proxy's own
+        ("not-an-address", "127.0.0.1"),  # junk: the connection's address, never a 500
+        ("", "127.0.0.1"),
+    ],
+)
+def test_the_header_value_is_an_address_or_ignored(operator, settings, header, counted_as):
+    from axes.models import AccessAttempt
+
+    settings.CLIENT_IP_HEADER = "X-Forwarded-For"
+    response = Client().post(
+        LOGIN,
+        {"username": "ops", "password": "wrong"},
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR=header,
+    )
+    assert response.status_code == 200
+    assert list(AccessAttempt.objects.values_list("ip_address", flat=True)) == [counted_as]
