@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from tests.pg import terminate_backends
 from tests.processes import database_url, gunicorn
 from trophy_site.database_errors import is_retryable
 
@@ -88,19 +88,8 @@ def test_a_connection_that_broke_while_idle_is_a_503_then_the_next_request_recon
         headers = {"X-API-KEY": owner.key}
         assert httpx.get(page).status_code == 404  # the worker's connection is open now
 
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            (own,) = cursor.fetchone()
         for request in (lambda: httpx.get(page), lambda: httpx.get(api, headers=headers)):
-            with psycopg.connect(database_url(), autocommit=True) as admin:
-                terminated = admin.execute(
-                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) "
-                    "FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
-                    "AND pid <> %s",
-                    [own],
-                ).fetchone()
-            assert terminated is not None and terminated[0] == 1
+            assert terminate_backends() == 1  # the web process's connection
             failed = request()
             assert failed.status_code == 503, failed.text
             assert failed.json() == {"error": "Database unavailable, please retry"}

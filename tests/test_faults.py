@@ -30,7 +30,7 @@ from events.services.rebuild import derived_state_rebuild
 from events.services.users import UserInput
 from events.tasks import enqueue_batch
 from tests.derived import derived_state
-from tests.pg import lock_waiters
+from tests.pg import lock_waiters, terminate_backends
 from tests.processes import celery_worker, database_url, gunicorn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -175,37 +175,6 @@ def test_a_pool_process_killed_mid_batch_has_the_task_retried(redis_broker, owne
 # --- PostgreSQL connections terminated under the web processes ------------------------
 
 
-def terminate_backends(exclude: set[int], only: int | None = None) -> int:
-    """Terminate the test database's client connections (one, or all but `exclude`)
-    from a connection of our own. Returns how many were terminated."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND backend_type = 'client backend' "
-            "AND pid <> pg_backend_pid() AND NOT pid = ANY(%s) AND (%s::int IS NULL OR pid = %s)",
-            [list(exclude), only, only],
-        )
-        return int(cursor.fetchone()[0])
-
-
-def lock_waiter_pid(timeout: float = 30) -> int:
-    """The pid of the backend waiting for a lock in the test database."""
-    pids: list[int] = []
-
-    def waiting() -> bool:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute(
-                "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                "AND datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            pids[:] = [pid for (pid,) in cursor.fetchall()]
-        return len(pids) == 1
-
-    wait_for(waiting, timeout, "a backend waiting for a lock")
-    return pids[0]
-
-
 def post_event(base: str, key: str, user: str, value: int, idempotency_key: str) -> httpx.Response:
     return httpx.post(
         f"{base}/v1/metrics/words/event",
@@ -246,7 +215,8 @@ def test_a_connection_terminated_mid_request_is_a_503_and_the_retry_records_the_
         with ThreadPoolExecutor(1) as pool, transaction.atomic():
             EndUser.objects.select_for_update().get(pk=user.pk)
             pending = pool.submit(post_event, server.base, owner.key, "ann", 10, "lesson-1")
-            assert terminate_backends(set(), only=lock_waiter_pid()) == 1
+            (waiter,) = lock_waiters()
+            assert terminate_backends(only=waiter.pid) == 1
             failed = pending.result(timeout=30)
 
         assert failed.status_code == 503 and failed.headers["Retry-After"] == "1"

@@ -519,8 +519,8 @@ def test_import_waits_for_a_lock_held_on_its_users_and_counts_once(owner, words,
         # The import waits before writing anything: at the lock of the chunk's users
         # (the events' foreign-key checks would only wait at commit, after the rollups).
         waiting = lock_waiters()
-        assert len(waiting) == 1 and "FROM events_enduser" in waiting[0], waiting
-        assert "FOR UPDATE" in waiting[0]
+        assert len(waiting) == 1 and "FROM events_enduser" in waiting[0].query, waiting
+        assert "FOR UPDATE" in waiting[0].query
         assert not finished.is_set()
     assert finished.wait(30)
     total = MetricTotal.objects.get(user=ann, metric=words)

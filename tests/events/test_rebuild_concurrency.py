@@ -51,8 +51,8 @@ def test_event_during_a_rebuild_waits_and_is_counted_once(live_server, owner, wo
         assert responses.get("other") == 201, "another user's event must not wait for the rebuild"
         # The rebuilt user's event waits for the rebuild, at its user's row lock.
         waiting = lock_waiters()
-        assert len(waiting) == 1 and "FOR UPDATE" in waiting[0], waiting
-        assert "events_enduser" in waiting[0]
+        assert len(waiting) == 1 and "FOR UPDATE" in waiting[0].query, waiting
+        assert "events_enduser" in waiting[0].query
         assert "replayed" not in responses
         assert connection.in_atomic_block
     blocked.join(TIMEOUT)
