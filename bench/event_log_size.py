@@ -15,6 +15,10 @@ derivations, and the users): the table's own bytes (`pg_table_size`: heap, TOAST
 space and visibility maps), each index's bytes, the total, rows and bytes per event; then
 what --per-day events a day take in a year (GB = 10^9 bytes), log and derived tables apart.
 
+Baseline, in the same run: what a user could keep instead, the same events as a bare table
+of five columns (id, user, metric, timestamp, value) with a primary key and nothing else
+(built at once from the log, so its index is packed; dropped afterwards).
+
 Workloads (--workload):
 - `wrapped` (default): bench/generate_wrapped.py, a year of activity (the last one) over
   N / --events-per-user users: most users light, a few heavy, active on favourite
@@ -170,6 +174,23 @@ def _sizes() -> list[dict[str, Any]]:
     return out
 
 
+def _baseline_bytes() -> int:
+    """The same events in a bare table with only a primary key: its total size."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'CREATE TABLE bench_bare_events AS SELECT id, user_id, metric_id, "timestamp", value '
+            "FROM events_event"
+        )
+        cursor.execute("ALTER TABLE bench_bare_events ADD PRIMARY KEY (id)")
+        cursor.execute("VACUUM ANALYZE bench_bare_events")
+        cursor.execute("SELECT pg_total_relation_size('bench_bare_events')")
+        (size,) = cursor.fetchone()
+        cursor.execute("DROP TABLE bench_bare_events")
+    return int(size)
+
+
 def _table(figures: dict[str, Any]) -> str:
     events = figures["events"]
     lines = [
@@ -266,6 +287,7 @@ def main() -> None:
     }
     totals["all"] = sum(totals.values())
     per_event = {name: size / events for name, size in totals.items()}
+    baseline = _baseline_bytes() / events
     projection = [
         {
             "events_per_day": rate,
@@ -294,6 +316,7 @@ def main() -> None:
         "tables": tables,
         "totals": totals,
         "bytes_per_event": {name: round(value, 1) for name, value in per_event.items()},
+        "baseline_bytes_per_event": round(baseline, 1),
         "projection": projection,
     }
 
@@ -304,6 +327,12 @@ def main() -> None:
         f"{seconds['import']:.1f} s, VACUUM ANALYZE {seconds['vacuum_analyze']:.1f} s"
     )
     print(_table(figures))
+    print(
+        f"baseline, the same events in a bare table (id, user, metric, timestamp, value; "
+        f"primary key only): {baseline:.1f} bytes/event; the event log is "
+        f"{per_event['event log'] / baseline:.2f}x that, log and derived tables "
+        f"{(per_event['event log'] + per_event['derived tables']) / baseline:.2f}x"
+    )
     print()
     print("projection (bytes per event above x events/day x 365; GB = 10^9 bytes; users apart):")
     for row in projection:
