@@ -46,7 +46,7 @@ def test_the_admin_path_is_configurable():
     import subprocess
     import sys
 
-    from tests.test_settings import ROOT
+    from tests.processes import ROOT
 
     code = "import django; django.setup(); from django.urls import reverse; print(reverse('admin:index'))"
     env = {"SECRET_KEY": "x", "ADMIN_URL": "ops/console/", "PATH": "/usr/bin:/bin"}

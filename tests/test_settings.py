@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import ROOT
 from trophy_site.settings import database_from_url
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def start(**env: str) -> subprocess.CompletedProcess[str]:

@@ -38,9 +38,10 @@ from typing import Any
 
 import pytest
 
+from tests.processes import ROOT
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 180  # for any one command (each takes a second or three)
 DEMO_USERS = 8  # about 12,000 events, a second or two of work
 IMPORT_LINES = 4000
